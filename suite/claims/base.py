@@ -1,0 +1,111 @@
+"""What a claim is, what its analysis returns, and the context it runs in.
+
+A `Claim` pairs a paraphrase of one statement of the article with the experiment that tests it:
+`analyse(context) -> Verdict`. The verdict carries its numbers (the key statistic with a
+confidence interval, the p-value of a stated test, the effect size, n) and the conditions under
+which it holds. `expected` is the verdict the suite asserts, with the reason (literature, or our
+own earlier measurement): a claim the measurements contradict is recorded as a finding, never
+made to pass by loosening a threshold.
+
+Verdict words (shared claims.md): supported, refuted, conditional (holds only under the named
+conditions), inconclusive (the statistics could not decide; `conditions` says what would).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+VERDICTS = ("supported", "refuted", "conditional", "inconclusive")
+PROFILES = ("quick", "full")
+GROUPS = ("mechanism", "learning", "mitigation")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim_id: str
+    verdict: str
+    statistic: str                  # what `value` is, e.g. "log10 gradient decay per step"
+    value: float
+    ci: tuple[float, float] | None  # 95 % CI of `value`
+    n: int                          # independent replicates (seeds or initialisations)
+    test: str = ""                  # the stated test, e.g. "one-sided Mann-Whitney U"
+    p_value: float | None = None
+    effect_size: float | None = None
+    effect_ci: tuple[float, float] | None = None
+    conditions: str = ""            # when it holds; for inconclusive: what would decide it
+    settings: dict = field(default_factory=dict)   # the protocol: hidden size, gaps, seeds...
+    tables: dict = field(default_factory=dict)     # name -> list of row dicts, for the report
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {list(VERDICTS)}, got {self.verdict!r}")
+
+    def to_dict(self) -> dict:
+        return _finite(asdict(self))
+
+    def summary(self) -> str:
+        ci = f" [{self.ci[0]:.3g}, {self.ci[1]:.3g}]" if self.ci else ""
+        p = f", p={self.p_value:.2g}" if self.p_value is not None else ""
+        return f"{self.claim_id} {self.verdict}: {self.statistic} = {self.value:.4g}{ci}{p}, n={self.n}"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything an analysis may depend on besides its own code."""
+
+    profile: str = "quick"
+    device: str = "cpu"
+    master_seed: int = 0
+    store: "Store | None" = None
+    workers: int = 1
+
+    def __post_init__(self):
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {list(PROFILES)}, got {self.profile!r}")
+        if isinstance(self.master_seed, bool) or not isinstance(self.master_seed, int) or self.master_seed < 0:
+            raise ValueError(f"master_seed must be an integer >= 0, got {self.master_seed!r}")
+
+    def seeds(self, n: int) -> list[int]:
+        """`n` replicate seeds; another master seed gives a disjoint set."""
+        return [self.master_seed * 10_000 + i for i in range(n)]
+
+    def pick(self, settings: dict) -> dict:
+        """settings = {"quick": {...}, "full": {...}} -> the ones for this profile."""
+        return settings[self.profile]
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str            # "G1"
+    slug: str          # "exponential-decay": the test id is G1-exponential-decay-cpu
+    group: str         # mechanism | learning | mitigation
+    article: str       # the article's statement, paraphrased
+    measured: str      # the precise statement the test asserts
+    expected: str      # the verdict the suite asserts
+    reason: str        # why that verdict is expected
+    analyse: Callable[[Context], Verdict]
+
+    def __post_init__(self):
+        if self.expected not in VERDICTS:
+            raise ValueError(f"expected must be one of {list(VERDICTS)}, got {self.expected!r}")
+        if self.group not in GROUPS:
+            raise ValueError(f"group must be one of {list(GROUPS)}, got {self.group!r}")
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.id}-{self.slug}"
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

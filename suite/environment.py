@@ -1,0 +1,86 @@
+"""Where a run happens: device resolution, thread settings and the metadata saved with results.
+
+Metadata records what can change the numbers (library versions, device and CPU model, thread
+count, determinism settings, the code's version) and never the hostname.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from . import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def resolve_device(device: str) -> torch.device:
+    """A torch.device for 'cpu' or 'cuda[:N]', with a clear error when CUDA is absent."""
+    kind = str(device).split(":")[0]
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available (use --device cpu)")
+    return torch.device(device)
+
+
+def set_threads(n: int | None = None) -> int:
+    """Pin torch's intra-op threads (e.g. one per sweep worker) and return the count in use."""
+    if n is not None:
+        torch.set_num_threads(n)
+        os.environ["OMP_NUM_THREADS"] = str(n)
+    return torch.get_num_threads()
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """The package version plus the git commit (with '+dirty' for uncommitted changes) if known."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty=+dirty"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return f"{__version__}+{commit}"
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: str | torch.device) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return cpu_model()
+
+
+def metadata(device: str | torch.device = "cpu") -> dict:
+    """What a result row stores besides its spec and its numbers."""
+    import numpy
+
+    return {
+        "code_version": code_version(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "device": str(device),
+        "device_name": device_name(device),
+        "cpu_model": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "platform": platform.platform(terse=True),
+    }

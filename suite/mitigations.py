@@ -1,0 +1,78 @@
+"""Mitigations the article proposes, applied so that a test can see they took effect.
+
+* Recurrent initialisation (`INITS`), per gate block of W_hh, times a gain:
+  "default" (PyTorch's U(-1/sqrt(H), 1/sqrt(H)), scaled by the gain), "xavier" (Glorot & Bengio
+  2010), "orthogonal" (Saxe et al. 2014; the gain is then the spectral radius) and "identity"
+  (Le et al. 2015). The gain is how the suite sets up the exploding regime (e.g. orthogonal, 3).
+* LSTM forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015). PyTorch adds bias_ih and
+  bias_hh, so the value goes on bias_ih and the forget slice of bias_hh is zeroed: the effective
+  bias is exactly the value asked for.
+* Gradient clipping by global norm or by value (Pascanu, Mikolov & Bengio 2013), which the
+  training loop calls between backward() and optimizer.step(); it rescales the whole gradient, so
+  it cannot change the ratio of early to late gradient contributions.
+* The activation is the architecture's name (rnn-relu, rnn-prelu, ...).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .models import RecurrentModel
+from .models.gated import LSTM
+
+INITS = ("default", "xavier", "orthogonal", "identity")
+CLIP_MODES = ("norm", "value")
+
+
+def apply_recurrent_init(model: RecurrentModel, init: str, gain: float = 1.0) -> None:
+    """Re-initialise every hidden-to-hidden gate block of `model` (uses the global torch RNG)."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {list(INITS)}, got {init!r}")
+    if not (isinstance(gain, (int, float)) and math.isfinite(gain) and gain > 0):
+        raise ValueError(f"init_gain must be a finite number > 0, got {gain!r}")
+    with torch.no_grad():
+        for weight, n_blocks in model.recurrent_weights():
+            size = weight.shape[1]
+            for block in weight.view(n_blocks, size, size):
+                if init == "default":
+                    block.mul_(gain)
+                elif init == "xavier":
+                    nn.init.xavier_uniform_(block, gain=gain)
+                elif init == "orthogonal":
+                    nn.init.orthogonal_(block, gain=gain)
+                else:
+                    block.copy_(gain * torch.eye(size, dtype=block.dtype, device=block.device))
+
+
+def zero_recurrent_biases(model: RecurrentModel) -> None:
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "bias_ih" in name or "bias_hh" in name:
+                param.zero_()
+
+
+def set_forget_bias(model: RecurrentModel, value: float) -> None:
+    """Make the effective forget-gate bias (b_ih + b_hh) of every LSTM layer equal `value`."""
+    if not isinstance(model, LSTM):
+        raise ValueError(f"forget_bias applies only to arch 'lstm', not {type(model).__name__}")
+    h = model.hidden_size
+    with torch.no_grad():
+        for layer in range(model.num_layers):
+            _, _, b_ih, b_hh = model.layer_params(layer)
+            b_ih[h : 2 * h] = value
+            b_hh[h : 2 * h] = 0.0
+
+
+def clip_gradients(parameters, clip: float, mode: str = "norm") -> float:
+    """Clip gradients in place; returns the global gradient norm *before* clipping."""
+    params = [p for p in parameters if p.grad is not None]
+    if mode not in CLIP_MODES:
+        raise ValueError(f"clip_mode must be one of {list(CLIP_MODES)}, got {mode!r}")
+    if mode == "norm":
+        return float(nn.utils.clip_grad_norm_(params, clip))
+    norm = float(nn.utils.get_total_norm([p.grad for p in params]))
+    nn.utils.clip_grad_value_(params, clip)
+    return norm

@@ -1,0 +1,72 @@
+"""The architecture registry: every name the CLI and the specs accept, in one screen.
+
+A new architecture is one module with a `RecurrentModel` subclass plus one line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import torch
+
+from .attention import AttentionRNN
+from .base import RecurrentModel, State
+from .gated import GRU, LSTM
+from .residual import ResidualRNN
+from .vanilla import VanillaRNN
+
+
+@dataclass(frozen=True)
+class Architecture:
+    build: Callable[..., RecurrentModel]  # (input_size, output_size, hidden_size, num_layers, **options)
+    summary: str
+    #: an architecture that is defined by its initialisation (IRNN) accepts no other
+    defining_init: str | None = None
+    zero_recurrent_bias: bool = False
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "rnn-tanh": Architecture(partial(VanillaRNN, activation="tanh"), "Elman RNN, tanh (fused nn.RNN)"),
+    "rnn-sigmoid": Architecture(partial(VanillaRNN, activation="sigmoid"), "Elman RNN, logistic sigmoid"),
+    "rnn-relu": Architecture(partial(VanillaRNN, activation="relu"), "Elman RNN, ReLU (fused nn.RNN)"),
+    "rnn-leakyrelu": Architecture(partial(VanillaRNN, activation="leakyrelu"), "Elman RNN, LeakyReLU (slope 0.01)"),
+    "rnn-prelu": Architecture(partial(VanillaRNN, activation="prelu"), "Elman RNN, PReLU (learned slope, init 0.25)"),
+    "irnn": Architecture(
+        partial(VanillaRNN, activation="relu"),
+        "IRNN: ReLU, identity recurrent matrix, zero biases (Le, Jaitly & Hinton 2015)",
+        defining_init="identity",
+        zero_recurrent_bias=True,
+    ),
+    "lstm": Architecture(LSTM, "LSTM (fused nn.LSTM)"),
+    "gru": Architecture(GRU, "GRU (fused nn.GRU)"),
+    "resrnn": Architecture(ResidualRNN, "tanh RNN with a k-step residual connection in time (option skip)"),
+    "rnn-attention": Architecture(AttentionRNN, "tanh RNN encoder with causal attention over its past states"),
+}
+
+
+def make_model(arch, input_size: int, output_size: int, seed: int) -> RecurrentModel:
+    """Build `arch` (an ArchSpec) with its mitigations applied; weights depend only on `seed`."""
+    from ..mitigations import apply_recurrent_init, set_forget_bias, zero_recurrent_biases
+
+    entry = architecture(arch.name)
+    init = entry.defining_init or arch.init
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = entry.build(input_size, output_size, arch.hidden, arch.layers, **dict(arch.options))
+        apply_recurrent_init(model, init, arch.init_gain)
+    if entry.zero_recurrent_bias:
+        zero_recurrent_biases(model)
+    if arch.forget_bias is not None:
+        set_forget_bias(model, arch.forget_bias)
+    return model
+
+
+def architecture(name: str) -> Architecture:
+    if name not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {name!r}")
+    return ARCHITECTURES[name]
+
+
+__all__ = ["ARCHITECTURES", "Architecture", "RecurrentModel", "State", "architecture", "make_model"]

@@ -1,0 +1,195 @@
+"""Frozen, hashable descriptions of an experiment run, and the keys and seeds derived from them.
+
+A `RunSpec` names everything that decides a run's numbers: the task and its variant, the
+architecture with its mitigations, the training protocol, the replicate seed and the device. Its
+canonical JSON (sorted keys, with `PROTOCOL_VERSION`) is hashed with sha256 to give the run's key
+in the results store, so a run made under an older protocol is never silently reused.
+
+Seeds are derived from the spec, never from global state or Python's salted `hash()`:
+
+* the training data stream from (task, seed): every architecture sees the same batches;
+* the evaluation set from the task alone: every run is judged on the same examples;
+* the initial weights from (task, arch, seed): a training-only mitigation such as clipping is
+  compared against the very same initial network (a paired design).
+
+The device is part of the key but not of any seed, so CPU and CUDA runs start identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+from tasks import Task, make_task
+
+from .mitigations import CLIP_MODES, INITS
+from .models import architecture
+
+#: Bump when a change alters what a stored run means (training loop, criteria, data layout).
+PROTOCOL_VERSION = 1
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+
+Options = tuple[tuple[str, object], ...]
+
+
+def freeze_options(options: dict | Options | None) -> Options:
+    """A dict of options as a sorted tuple of pairs (hashable, order-independent)."""
+    return tuple(sorted(dict(options or {}).items()))
+
+
+def _positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _positive_number(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    gap: int
+    options: Options = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", freeze_options(self.options))
+        self.build()  # validates name, gap and options with the task's own messages
+
+    def build(self) -> Task:
+        return make_task(self.name, self.gap, **dict(self.options))
+
+    def with_defaults(self) -> "TaskSpec":
+        """The same task with every option spelled out, so equal tasks get equal keys."""
+        return TaskSpec(self.name, self.gap, self.build().options())
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    name: str = "rnn-tanh"
+    hidden: int = 64
+    layers: int = 1
+    init: str = "default"
+    init_gain: float = 1.0
+    forget_bias: float | None = None
+    options: Options = ()  # architecture-specific, e.g. (("skip", 4),) for resrnn
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", freeze_options(self.options))
+        arch = architecture(self.name)
+        _positive_int("hidden", self.hidden)
+        _positive_int("layers", self.layers)
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {list(INITS)}, got {self.init!r}")
+        _positive_number("init_gain", self.init_gain)
+        if arch.defining_init and self.init not in ("default", arch.defining_init):
+            raise ValueError(
+                f"arch {self.name!r} is defined by its {arch.defining_init} init; "
+                f"for init {self.init!r} use the plain activation (e.g. rnn-relu)"
+            )
+        if self.forget_bias is not None:
+            if self.name != "lstm":
+                raise ValueError(f"forget_bias applies only to arch 'lstm', not {self.name!r}")
+            if not math.isfinite(self.forget_bias):
+                raise ValueError(f"forget_bias must be finite, got {self.forget_bias!r}")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    clip: float | None = None
+    clip_mode: str = "norm"
+    eval_every: int = 50
+    eval_size: int = 512
+    early_stop: bool = True
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "eval_every", "eval_size"):
+            _positive_int(name, getattr(self, name))
+        _positive_number("lr", self.lr)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.clip is not None:
+            _positive_number("clip", self.clip)
+        if self.clip_mode not in CLIP_MODES:
+            raise ValueError(f"clip_mode must be one of {list(CLIP_MODES)}, got {self.clip_mode!r}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    task: TaskSpec
+    arch: ArchSpec = field(default_factory=ArchSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.device, str) or not self.device.split(":")[0] in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        object.__setattr__(self, "task", self.task.with_defaults())
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def canonical_json(self) -> str:
+        return canonical_json({"protocol": PROTOCOL_VERSION, "spec": self.to_dict()})
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def data_seed(self) -> int:
+        return derive_seed("train-data", self.task, self.seed)
+
+    def eval_seed(self) -> int:
+        return derive_seed("eval-data", self.task)
+
+    def init_seed(self) -> int:
+        return derive_seed("init", self.task, self.arch, self.seed)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunSpec":
+        def build(kind, values):
+            names = {f.name for f in fields(kind)}
+            unknown = sorted(set(values) - names)
+            if unknown:
+                raise ValueError(f"{kind.__name__} has no field {unknown[0]!r}; fields: {sorted(names)}")
+            return kind(**{k: tuple(map(tuple, v)) if k == "options" else v for k, v in values.items()})
+
+        return cls(
+            task=build(TaskSpec, data["task"]),
+            arch=build(ArchSpec, data.get("arch", {})),
+            train=build(TrainSpec, data.get("train", {})),
+            seed=data.get("seed", 0),
+            device=data.get("device", "cpu"),
+        )
+
+
+def canonical_json(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_jsonable)
+
+
+def _jsonable(value):
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    raise TypeError(f"cannot encode {type(value).__name__} in a spec")
+
+
+def derive_seed(purpose: str, *parts) -> int:
+    """A 63-bit seed from sha256 of the canonical JSON of `parts` (stable across processes)."""
+    text = canonical_json({"protocol": PROTOCOL_VERSION, "purpose": purpose, "parts": list(parts)})
+    return int(hashlib.sha256(text.encode()).hexdigest()[:16], 16) >> 1
+
+
+__all__ = [
+    "ArchSpec", "PROTOCOL_VERSION", "RunSpec", "TaskSpec", "TrainSpec",
+    "canonical_json", "derive_seed", "freeze_options",
+]
