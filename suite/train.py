@@ -99,7 +99,11 @@ def evaluate(model: RecurrentModel, task, x, y) -> tuple[float, float]:
 
 
 def run(spec: RunSpec, model: RecurrentModel | None = None) -> RunResult:
-    """Train one run as `spec` says. `model` overrides the spec's architecture (for user models)."""
+    """Train one run as `spec` says.
+
+    `model`, when given, replaces the spec's architecture (a user's model, or one built with
+    `make_model` so that the caller can probe it afterwards): it is trained in place.
+    """
     task = spec.task.build()
     device = resolve_device(spec.device)
     if model is None:
