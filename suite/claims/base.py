@@ -89,6 +89,9 @@ class Claim:
     expected: str      # the verdict the suite asserts
     reason: str        # why that verdict is expected
     analyse: Callable[[Context], Verdict]
+    #: the training runs the analysis reads from the store, so that a sweep can run them all
+    #: up front (in parallel, batched); None for claims that need no stored runs
+    runs: Callable[[Context], list] | None = None
 
     def __post_init__(self):
         if self.expected not in VERDICTS:
