@@ -1,0 +1,68 @@
+"""A small JSON cache for derived results (claim verdicts, figure data), keyed by what they depend on.
+
+Training runs live in the SQLite store; what is *computed from* them or from probes (a verdict, a
+gradient-profile panel) is cheap to keep and slow to redo, so `nox` can re-render the report in
+seconds. An entry's key is the sha256 of its parameters plus a fingerprint of the suite's source
+code: any change to `suite/` or `tasks/` invalidates every entry, so a stale number is never
+reused. The file is written atomically (temporary file + rename) and a corrupt file is ignored,
+never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 of every Python source file of the suite and the tasks, in a stable order."""
+    digest = hashlib.sha256()
+    for package in ("suite", "tasks"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class ResultCache:
+    def __init__(self, path: str | os.PathLike | None):
+        self.path = Path(path) if path is not None else None
+        self._entries = self._load()
+
+    def _load(self) -> dict:
+        if self.path is None or not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @staticmethod
+    def key(kind: str, params: dict) -> str:
+        text = json.dumps({"kind": kind, "params": params, "code": code_fingerprint()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def get_or_compute(self, kind: str, params: dict, compute: Callable[[], dict]) -> dict:
+        key = self.key(kind, params)
+        if key not in self._entries:
+            self._entries[key] = json.loads(json.dumps(compute()))  # stored exactly as reloaded
+            self._save()
+        return self._entries[key]
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cache-", suffix=".json")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self._entries, handle, sort_keys=True)
+        os.replace(tmp, self.path)

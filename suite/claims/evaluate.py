@@ -1,0 +1,74 @@
+"""Evaluate the registered claims into verdicts, with Holm's correction across claims.
+
+    verdicts = evaluate(Context(profile="full", store=store), cache=ResultCache(path))
+
+Learning claims first get all their runs through one sweep (so the runs of several claims are
+trained once, in parallel and batched), then every claim's analysis reads them. Each verdict is
+cached by (claim, profile, master seed, device) and the code fingerprint, so a second report
+re-renders without recomputing. The p-values are then adjusted with Holm's step-down procedure
+over every claim that reports one (the family of the whole report).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..cache import ResultCache
+from ..stats import holm
+from . import CLAIMS
+from .base import Claim, Context, Verdict
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    claim: Claim
+    verdict: Verdict
+    p_holm: float | None
+
+    @property
+    def matches_expected(self) -> bool:
+        return self.verdict.verdict == self.claim.expected
+
+
+def planned_runs(context: Context, claims: list[Claim] | None = None) -> list:
+    """Every training run the claims will read, without duplicates, in a stable order."""
+    seen, specs = set(), []
+    for claim in claims or CLAIMS:
+        for spec in claim.runs(context) if claim.runs else []:
+            if spec.key not in seen:
+                seen.add(spec.key)
+                specs.append(spec)
+    return specs
+
+
+def evaluate(
+    context: Context,
+    claims: list[Claim] | None = None,
+    cache: ResultCache | None = None,
+    progress=None,
+) -> list[Evaluated]:
+    claims = list(claims or CLAIMS)
+    cache = cache or ResultCache(None)
+    if context.store is not None:
+        specs = planned_runs(context, claims)
+        if specs:
+            from ..sweep import ensure_runs
+
+            ensure_runs(specs, context.store, workers=context.workers, progress=progress)
+    verdicts = []
+    for claim in claims:
+        params = {"claim": claim.id, "profile": context.profile, "master_seed": context.master_seed,
+                  "device": context.device}
+        data = cache.get_or_compute("verdict", params, lambda c=claim: c.analyse(context).to_dict())
+        verdicts.append(verdict_from_dict(data))
+    p_values = {v.claim_id: v.p_value for v in verdicts if v.p_value is not None}
+    adjusted = holm(p_values) if p_values else {}
+    return [Evaluated(c, v, adjusted.get(v.claim_id)) for c, v in zip(claims, verdicts)]
+
+
+def verdict_from_dict(data: dict) -> Verdict:
+    data = dict(data)
+    for name in ("ci", "effect_ci"):
+        if data.get(name) is not None:
+            data[name] = tuple(data[name])
+    return Verdict(**data)

@@ -1,0 +1,193 @@
+"""The numbers behind the report's cross-cutting tables and figures.
+
+Claims carry their own tables; this module computes the overviews that span all of them:
+
+* gradient panels (F1): batch-mean log10 ||dL/dh_{T-k}|| vs k for every architecture at its
+  default initialisation, one panel per task, with the task's own loss (copy scored on its recall
+  window, so that every panel follows a long-range signal; with the loss over all steps, direct
+  terms at every step would mask the decay);
+* the gradient-decay table (T3): decades per step for every architecture and mitigation arm,
+  the mean over seeds with a bootstrap CI (seeds are the replicates);
+* saliency curves (F4) and memory horizons (T4): log10 ||dy_T/dx_{T-k}|| vs k;
+* success rate vs gap (F2) and critical gaps (T2, F3): every arm of training runs in the store,
+  grouped by task variant, architecture with its mitigations, and training protocol.
+
+Probe-based data is cached (suite.cache) so a second report only re-renders.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from .cache import ResultCache
+from .specs import ArchSpec, TaskSpec
+from .stats import bootstrap_ci, critical_gap, wilson_ci
+
+TASKS = ("copy", "adding", "delayed_recall")
+TASK_OPTIONS = {"copy": {"loss_window": "recall"}}
+
+#: probe settings per profile: gap, hidden size, seeds, batch per seed
+PROBE_SETTINGS = {
+    "quick": {"gap": 100, "hidden": 32, "seeds": 3, "batch": 8},
+    "full": {"gap": 300, "hidden": 64, "seeds": 5, "batch": 16},
+}
+
+#: (label, ArchSpec fields) for the decay table: each architecture, then mitigation arms
+DECAY_ARMS = [
+    ("rnn-tanh", {"name": "rnn-tanh"}),
+    ("rnn-tanh, xavier", {"name": "rnn-tanh", "init": "xavier"}),
+    ("rnn-tanh, orthogonal", {"name": "rnn-tanh", "init": "orthogonal"}),
+    ("rnn-tanh, identity", {"name": "rnn-tanh", "init": "identity"}),
+    ("rnn-tanh, 3 layers", {"name": "rnn-tanh", "layers": 3}),
+    ("rnn-sigmoid", {"name": "rnn-sigmoid"}),
+    ("rnn-relu", {"name": "rnn-relu"}),
+    ("rnn-leakyrelu", {"name": "rnn-leakyrelu"}),
+    ("rnn-prelu", {"name": "rnn-prelu"}),
+    ("irnn", {"name": "irnn"}),
+    ("lstm", {"name": "lstm"}),
+    ("lstm, forget bias 1", {"name": "lstm", "forget_bias": 1.0}),
+    ("gru", {"name": "gru"}),
+    ("resrnn", {"name": "resrnn"}),
+    ("rnn-attention", {"name": "rnn-attention"}),
+]
+PANEL_ARCHS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "irnn", "lstm", "gru", "resrnn", "rnn-attention"]
+
+
+def _probe_arm(fields: dict, task: str, settings: dict, master_seed: int, saliency: bool) -> dict:
+    from .probes import probe
+
+    arch = ArchSpec(**{"hidden": settings["hidden"], **fields})
+    task_spec = TaskSpec(task, settings["gap"], TASK_OPTIONS.get(task, {}))
+    seeds = [master_seed * 10_000 + i for i in range(settings["seeds"])]
+    results = [probe(arch, task_spec, s, batch=settings["batch"], loss="task", saliency=saliency)
+               for s in seeds]
+    profiles = np.stack([r.profile.mean() for r in results])
+    slopes = [r.fit.slope for r in results]
+    out = {
+        "k": results[0].profile.k.tolist(),
+        "log10_grad": _finite_list(np.mean(profiles, axis=0)),
+        "decay": float(np.mean(slopes)),
+        "decay_ci": list(bootstrap_ci(slopes)) if len(slopes) > 1 else [slopes[0], slopes[0]],
+        "n": len(slopes),
+    }
+    if saliency:
+        sal = np.stack([r.saliency.mean() for r in results])
+        out["saliency_k"] = results[0].saliency.k.tolist()
+        out["log10_saliency"] = _finite_list(np.mean(sal, axis=0))
+        out["horizons"] = [r.horizon for r in results]
+        out["horizon_censored"] = [bool(r.horizon_censored) for r in results]
+    return out
+
+
+def _finite_list(values) -> list:
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0) -> dict:
+    """{task: {arm label: probe data}} for the decay table, panels and saliency curves."""
+    settings = PROBE_SETTINGS[profile]
+    overview = {}
+    for task in TASKS:
+        overview[task] = {}
+        for label, fields in DECAY_ARMS:
+            params = {"task": task, "arm": fields, "settings": settings, "master_seed": master_seed}
+            overview[task][label] = cache.get_or_compute(
+                "probe-arm", params,
+                lambda f=fields, t=task: _probe_arm(f, t, settings, master_seed, saliency=t == "delayed_recall"),
+            )
+    return overview
+
+
+def decay_rows(overview: dict) -> list[dict]:
+    rows = []
+    for label, _ in DECAY_ARMS:
+        row = {"arm": label}
+        for task in TASKS:
+            data = overview[task][label]
+            row[f"{task} decay/step"] = data["decay"]
+            row[f"{task} 95% CI"] = tuple(data["decay_ci"])
+        row["n"] = overview[TASKS[0]][label]["n"]
+        rows.append(row)
+    return rows
+
+
+def horizon_rows(overview: dict) -> list[dict]:
+    rows = []
+    for label, _ in DECAY_ARMS:
+        data = overview["delayed_recall"][label]
+        horizons = data["horizons"]
+        rows.append({
+            "arm": label,
+            "median horizon (steps)": float(np.median(horizons)),
+            "min": min(horizons),
+            "max": max(horizons),
+            "censored": sum(data["horizon_censored"]),
+            "n": len(horizons),
+        })
+    return rows
+
+
+# --------------------------------------------------------------------------- from the store
+
+
+def arm_label(spec: dict) -> str:
+    """Architecture plus every mitigation that differs from the defaults, in a fixed order."""
+    arch, train = spec["arch"], spec["train"]
+    parts = [arch["name"]]
+    if arch["layers"] != 1:
+        parts.append(f"{arch['layers']} layers")
+    if arch["init"] != "default" or arch["init_gain"] != 1.0:
+        parts.append(f"init {arch['init']}" + (f" x{arch['init_gain']:g}" if arch["init_gain"] != 1.0 else ""))
+    if arch.get("forget_bias") is not None:
+        parts.append(f"forget bias {arch['forget_bias']:g}")
+    if train.get("clip") is not None:
+        parts.append(f"clip {train['clip_mode']} {train['clip']:g}")
+    for key, value in arch.get("options", []):
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
+
+
+def task_label(spec: dict) -> str:
+    task = spec["task"]
+    options = ", ".join(f"{k}={v}" for k, v in task["options"])
+    return f"{task['name']} ({options})" if options else task["name"]
+
+
+def protocol_label(spec: dict) -> str:
+    t = spec["train"]
+    return f"H={spec['arch']['hidden']}, {t['optimizer']} lr {t['lr']:g}, {t['steps']} steps, batch {t['batch_size']}"
+
+
+def success_by_gap(records) -> dict:
+    """{(task, protocol, arm): {gap: (solved, n)}} over stored runs."""
+    table: dict = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for record in records:
+        spec = record.spec
+        cell = table[(task_label(spec), protocol_label(spec), arm_label(spec))][spec["task"]["gap"]]
+        cell[0] += bool(record.result.get("solved"))
+        cell[1] += 1
+    return {arm: {gap: tuple(v) for gap, v in sorted(gaps.items())} for arm, gaps in sorted(table.items())}
+
+
+def success_rows(success: dict) -> list[dict]:
+    rows = []
+    for (task, protocol, arm), gaps in success.items():
+        for gap, (k, n) in gaps.items():
+            lo, hi = wilson_ci(k, n)
+            rows.append({"task": task, "protocol": protocol, "arm": arm, "gap": gap,
+                         "solved": k, "n": n, "rate": k / n, "95% CI": (lo, hi)})
+    return rows
+
+
+def critical_gap_rows(success: dict, threshold: float = 0.8) -> list[dict]:
+    rows = []
+    for (task, protocol, arm), gaps in success.items():
+        critical, (lower, upper) = critical_gap(gaps, threshold)
+        rows.append({
+            "task": task, "protocol": protocol, "arm": arm,
+            "critical gap": critical, "fails at": upper,
+            "ladder": ",".join(str(g) for g in gaps), "seeds": max(n for _, n in gaps.values()),
+        })
+    return rows

@@ -1,0 +1,121 @@
+"""The report's figures, drawn with matplotlib's Agg backend so that regeneration is byte-stable.
+
+Each figure is written as PNG (for reading) and SVG (for papers). Stability: a fixed SVG hash salt,
+no dates in the files' metadata, a fixed size and DPI, and inputs sorted before drawing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+STYLE = {
+    "svg.hashsalt": "vgsuite",
+    "svg.fonttype": "none",
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+METADATA = {
+    "png": {"Software": "vgsuite (matplotlib Agg)"},
+    "svg": {"Date": None, "Creator": "vgsuite (matplotlib)"},
+}
+
+
+def _save(fig, path_stem: Path) -> list[str]:
+    written = []
+    for ext in ("png", "svg"):
+        path = path_stem.with_suffix(f".{ext}")
+        fig.savefig(path, format=ext, metadata=METADATA[ext], bbox_inches=None)
+        written.append(path.name)
+    plt.close(fig)
+    return written
+
+
+def _none_to_nan(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def gradient_panels(overview: dict, archs: list[str], path_stem: Path, title: str) -> list[str]:
+    """F1: batch-mean log10 ||dL/dh_{T-k}|| vs k, one panel per task, one line per architecture."""
+    with plt.rc_context(STYLE):
+        tasks = sorted(overview)
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), sharey=True)
+        for ax, task in zip(np.atleast_1d(axes), tasks):
+            for arch in archs:
+                data = overview[task][arch]
+                ax.plot(data["k"], _none_to_nan(data["log10_grad"]), label=arch, linewidth=1.2)
+            ax.set_title(task)
+            ax.set_xlabel("distance k (steps before the loss)")
+        np.atleast_1d(axes)[0].set_ylabel("log10 ||dL/dh_(T-k)||")
+        np.atleast_1d(axes)[-1].legend(fontsize=7, loc="lower left")
+        fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path_stem)
+
+
+def saliency_curves(overview_task: dict, archs: list[str], path_stem: Path, title: str) -> list[str]:
+    """F4: batch-mean log10 ||dy_T/dx_{T-k}|| vs k per architecture."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6, 3.8))
+        for arch in archs:
+            data = overview_task[arch]
+            ax.plot(data["saliency_k"], _none_to_nan(data["log10_saliency"]), label=arch, linewidth=1.2)
+        ax.set_xlabel("lag k (steps before the output)")
+        ax.set_ylabel("log10 ||dy_T/dx_(T-k)||")
+        ax.legend(fontsize=7)
+        ax.set_title(title)
+        fig.tight_layout()
+        return _save(fig, path_stem)
+
+
+def success_vs_gap(rows: list[dict], path_stem: Path, title: str) -> list[str]:
+    """F2: success rate vs gap per arm, one panel per (task, protocol)."""
+    groups: dict = {}
+    for row in rows:
+        groups.setdefault((row["task"], row["protocol"]), {}).setdefault(row["arm"], []).append(row)
+    with plt.rc_context(STYLE):
+        n = max(len(groups), 1)
+        fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 3.8), squeeze=False)
+        for ax, ((task, protocol), arms) in zip(axes[0], sorted(groups.items())):
+            for arm, arm_rows in sorted(arms.items()):
+                arm_rows = sorted(arm_rows, key=lambda r: r["gap"])
+                ax.plot([r["gap"] for r in arm_rows], [r["rate"] for r in arm_rows], marker="o",
+                        markersize=3, linewidth=1, label=arm)
+            ax.set_xscale("log")
+            ax.set_ylim(-0.05, 1.05)
+            ax.set_title(f"{task}\n{protocol}", fontsize=8)
+            ax.set_xlabel("gap")
+            ax.set_ylabel("fraction of seeds solved")
+            ax.legend(fontsize=6)
+        if not groups:
+            axes[0][0].text(0.5, 0.5, "no training runs in the store", ha="center", va="center")
+        fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path_stem)
+
+
+def critical_gap_bars(rows: list[dict], path_stem: Path, title: str) -> list[str]:
+    """F3: critical gap per arm (0 when even the smallest gap fails), hatched when only a lower bound."""
+    with plt.rc_context(STYLE):
+        rows = sorted(rows, key=lambda r: (r["task"], r["protocol"], r["arm"]))
+        fig, ax = plt.subplots(figsize=(7, 0.28 * max(len(rows), 4) + 1.2))
+        labels = [f"{r['task']} | {r['arm']}" for r in rows]
+        values = [r["critical gap"] or 0 for r in rows]
+        bars = ax.barh(range(len(rows)), values, color="tab:blue")
+        for bar, row in zip(bars, rows):
+            if row["fails at"] is None:
+                bar.set_hatch("//")  # every gap of the ladder solved: a lower bound
+        ax.set_yticks(range(len(rows)), labels, fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xlabel("critical gap (largest gap solved by >= 80 % of seeds; hatched: lower bound)")
+        ax.set_title(title)
+        fig.tight_layout()
+        return _save(fig, path_stem)

@@ -1,0 +1,257 @@
+"""The citable report: verdicts, tables and figures under `reports/`, re-rendered from the store.
+
+    vgsuite report --profile full            # what plain `nox` runs
+
+Layout of the output folder (every table and figure has a stable id, e.g. "vgsuite table T3"):
+
+    index.md                 verdict table first, then overviews and one section per claim
+    tables/<ID>.md|.tex|.csv every table in Markdown, LaTeX (booktabs) and CSV
+    figures/<ID>.png|.svg    F1 gradient vs distance, F2 success vs gap, F3 critical gaps, F4 saliency
+    results.json             schema "vgsuite-report/1": {schema, version, profile, verdicts[],
+                             tables{id: {title, columns, rows}}, figures{id: {title, files}}}
+    meta.json                versions, commit, device and CPU model, threads, profile, seeds, date
+
+Everything except meta.json is a pure function of the store, the cached verdicts and the code, so
+re-rendering gives byte-identical files (no timestamps outside meta.json).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tabulate import tabulate
+
+from . import figures, plots
+from .cache import ResultCache
+from .claims.base import Context
+from .claims.evaluate import Evaluated, evaluate
+from .environment import code_version, metadata
+
+SCHEMA = "vgsuite-report/1"
+
+
+@dataclass
+class Table:
+    id: str
+    title: str
+    rows: list[dict]
+    note: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        cols: list[str] = []
+        for row in self.rows:
+            cols += [c for c in row if c not in cols]
+        return cols
+
+    def cells(self) -> list[list[str]]:
+        return [[fmt(row.get(c)) for c in self.columns] for row in self.rows]
+
+    def markdown(self) -> str:
+        if not self.rows:
+            return "_(no rows)_\n"
+        return tabulate(self.cells(), headers=self.columns, tablefmt="github", disable_numparse=True) + "\n"
+
+    def latex(self) -> str:
+        body = tabulate(self.cells(), headers=self.columns, tablefmt="latex_booktabs", disable_numparse=True)
+        return f"% vgsuite table {self.id}: {self.title}\n{body}\n"
+
+    def csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows(self.cells())
+        return buffer.getvalue()
+
+
+@dataclass
+class Report:
+    profile: str
+    evaluated: list[Evaluated]
+    tables: list[Table] = field(default_factory=list)
+    figures: dict[str, dict] = field(default_factory=dict)
+
+
+def fmt(value) -> str:
+    """One formatting rule for every table cell (4 significant digits, CIs in brackets)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.4g}"
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (int, float)) or v is None for v in value):
+        return f"[{fmt(value[0])}, {fmt(value[1])}]"
+    return str(value)
+
+
+def verdict_table(evaluated: list[Evaluated]) -> Table:
+    rows = []
+    for e in evaluated:
+        v, c = e.verdict, e.claim
+        rows.append({
+            "claim": c.id,
+            "the article says": c.article,
+            "verdict": v.verdict,
+            "expected": c.expected,
+            "key number": f"{v.statistic} = {fmt(v.value)}",
+            "95% CI": v.ci,
+            "n": v.n,
+            "p (Holm)": e.p_holm,
+            "conditions": v.conditions,
+        })
+    return Table("T1", "Verdicts on the article's claims", rows,
+                 "p-values are Holm-corrected across every claim that reports one.")
+
+
+def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Report:
+    """Evaluate (or load cached) verdicts and overviews, then write every file under `out`."""
+    evaluated = evaluate(context, cache=cache, progress=progress)
+    report = Report(context.profile, evaluated)
+    overview = figures.probe_overview(context.profile, cache, context.master_seed)
+    records = context.store.query() if context.store is not None else []
+    success = figures.success_by_gap(records)
+    settings = figures.PROBE_SETTINGS[context.profile]
+    probe_note = (f"The task's loss (copy: recall window), gap {settings['gap']}, hidden {settings['hidden']}, "
+                  f"{settings['seeds']} seeds x batch {settings['batch']}; decay = slope of log10 norm vs k "
+                  "(mean over seeds, bootstrap 95 % CI).")
+    report.tables = [
+        verdict_table(evaluated),
+        Table("T2", "Critical gap per task, architecture and mitigation", figures.critical_gap_rows(success),
+              "Largest gap of the ladder solved by >= 80 % of seeds, with every smaller gap; "
+              "'fails at' is the next gap (empty: the critical gap is only a lower bound)."),
+        Table("T3", "Gradient decay per step (log10) per architecture and mitigation, at initialisation",
+              figures.decay_rows(overview), probe_note),
+        Table("T4", "Effective memory horizon (delayed recall, at initialisation)", figures.horizon_rows(overview),
+              "Largest lag whose input saliency is still >= 1 % of its peak; censored = reaches the sequence start."),
+        Table("T5", "Success rate vs gap per arm", figures.success_rows(success),
+              "Solved criterion per task (README); Wilson 95 % CI."),
+    ]
+    for e in evaluated:
+        for i, (name, rows) in enumerate(sorted(e.verdict.tables.items()), start=1):
+            report.tables.append(Table(f"{e.claim.id}.{i}", f"{e.claim.id}: {name}", rows))
+
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    report.figures = {
+        "F1": {"title": "Gradient norm vs distance, per architecture, one panel per task",
+               "files": plots.gradient_panels(overview, figures.PANEL_ARCHS, fig_dir / "F1",
+                                              "F1: log10 ||dL/dh_(T-k)|| at initialisation")},
+        "F2": {"title": "Success rate vs gap per architecture",
+               "files": plots.success_vs_gap(report.tables[4].rows, fig_dir / "F2", "F2: success rate vs gap")},
+        "F3": {"title": "Critical gap per architecture and mitigation",
+               "files": plots.critical_gap_bars(report.tables[1].rows, fig_dir / "F3", "F3: critical gaps")},
+        "F4": {"title": "Input saliency vs lag (delayed recall)",
+               "files": plots.saliency_curves(overview["delayed_recall"], figures.PANEL_ARCHS, fig_dir / "F4",
+                                              "F4: log10 ||dy_T/dx_(T-k)||, delayed recall")},
+    }
+    write(report, context, out, records)
+    return report
+
+
+def write(report: Report, context: Context, out: Path, records) -> None:
+    table_dir = out / "tables"
+    table_dir.mkdir(parents=True, exist_ok=True)
+    for table in report.tables:
+        (table_dir / f"{table.id}.md").write_text(f"**Table {table.id}.** {table.title}\n\n{table.markdown()}")
+        (table_dir / f"{table.id}.tex").write_text(table.latex())
+        (table_dir / f"{table.id}.csv").write_text(table.csv())
+    (out / "index.md").write_text(render_index(report))
+    results = {
+        "schema": SCHEMA,
+        "version": code_version(),
+        "profile": report.profile,
+        "verdicts": [
+            {**e.verdict.to_dict(), "p_holm": e.p_holm, "expected": e.claim.expected, "article": e.claim.article,
+             "measured": e.claim.measured, "group": e.claim.group, "reason": e.claim.reason}
+            for e in report.evaluated
+        ],
+        "tables": {t.id: {"title": t.title, "columns": t.columns, "rows": t.cells()} for t in report.tables},
+        "figures": report.figures,
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    meta = metadata(context.device) | {
+        "profile": context.profile,
+        "master_seed": context.master_seed,
+        "runs_in_store": len(records),
+        "generated_utc": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "packages": _package_versions(),
+        "python_implementation": platform.python_implementation(),
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+
+
+def _package_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in ("torch", "numpy", "scipy", "matplotlib", "tabulate", "tqdm"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def render_index(report: Report) -> str:
+    tables = {t.id: t for t in report.tables}
+    n_match = sum(e.matches_expected for e in report.evaluated)
+    lines = [
+        f"# vgsuite report ({report.profile} profile)",
+        "",
+        f"vgsuite {code_version()}. Cite a table or figure by its id and this version, e.g. "
+        f"\"vgsuite table T1, version {code_version()}\". Environment and date: `meta.json`; "
+        "machine-readable results: `results.json`; every table also as LaTeX and CSV under `tables/`.",
+        "",
+        f"{len(report.evaluated)} claims; {n_match} measured as the suite expects"
+        + (f", {len(report.evaluated) - n_match} differ (see their sections)." if n_match < len(report.evaluated) else "."),
+        "",
+    ]
+
+    def table(tid):
+        t = tables[tid]
+        note = f"\n{t.note}\n" if t.note else ""
+        return [f"**Table {t.id}.** {t.title}", "", t.markdown(), note]
+
+    def figure(fid):
+        f = report.figures[fid]
+        return [f"![Figure {fid}: {f['title']}](figures/{f['files'][0]})", "",
+                f"**Figure {fid}.** {f['title']} (also [SVG](figures/{f['files'][1]})).", ""]
+
+    lines += ["## Verdicts", ""] + table("T1")
+    lines += ["## Gradient flow at initialisation", ""] + table("T3") + figure("F1")
+    lines += ["## Memory horizon", ""] + table("T4") + figure("F4")
+    lines += ["## Learning long-range dependencies", ""] + table("T2") + figure("F3") + figure("F2") + table("T5")
+    lines += ["## The claims one by one", ""]
+    for e in report.evaluated:
+        c, v = e.claim, e.verdict
+        lines += [
+            f"### {c.id}: {c.slug}",
+            "",
+            f"- **The article says:** {c.article}",
+            f"- **What the suite measures and asserts:** {c.measured}",
+            f"- **Verdict:** {v.verdict} (expected: {c.expected}). {c.reason}",
+            f"- **Key number:** {v.statistic} = {fmt(v.value)}" + (f", 95% CI {fmt(v.ci)}" if v.ci else "")
+            + f", n = {v.n}",
+        ]
+        if v.test:
+            lines.append(f"- **Test:** {v.test}; p = {fmt(v.p_value)}, Holm-adjusted {fmt(e.p_holm)}; "
+                         f"effect size {fmt(v.effect_size)}" + (f" {fmt(v.effect_ci)}" if v.effect_ci else ""))
+        if v.conditions:
+            lines.append(f"- **Conditions:** {v.conditions}")
+        if v.settings:
+            lines.append("- **Protocol:** " + "; ".join(f"{k} = {fmt(val) if not isinstance(val, dict) else json.dumps(val, sort_keys=True)}"
+                                                       for k, val in sorted(v.settings.items())))
+        lines.append("")
+        for tid in sorted(t for t in tables if t.startswith(f"{c.id}.")):
+            lines += table(tid)
+    return "\n".join(lines).rstrip() + "\n"

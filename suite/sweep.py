@@ -1,0 +1,356 @@
+"""Many runs: expand a grid into RunSpecs and run only those the results store lacks.
+
+A grid is a plain Python list of `RunSpec`s (as in HazyResearch/zoology), written by hand or built
+by `grid(...)` from names, a profile's gap ladders and a seed count:
+
+    >>> from suite.sweep import grid, ensure_runs, load_results
+    >>> specs = grid("delayed_recall", ["rnn-tanh", "lstm"], profile="quick", gaps=[10, 30])
+    >>> len(specs)                                    # 1 task x 2 gaps x 2 archs x 5 seeds
+    20
+    >>> summary = ensure_runs(specs, "runs.sqlite", workers=2)   # doctest: +SKIP
+    >>> results = load_results(specs, "runs.sqlite")             # doctest: +SKIP
+
+`ensure_runs` is resumable and idempotent. It asks the store which keys are done, runs the rest,
+and stores each result the moment it finishes, one SQLite transaction per run. Kill it at any
+moment (Ctrl-C or kill -9), run it again and it finishes the rest; only runs in flight are lost.
+The store keeps one row per key, so two sweeps over overlapping grids may share one file. A run
+that raises is stored as "failed" with its error and retried by the next sweep; the sweep goes on.
+
+Execution is two small functions, so that a batched trainer (several seeds in one forward pass)
+can plug in later: `group_runs` splits the pending specs into groups that can be trained
+together (singletons for now) and `execute_group` trains one group and stores each result.
+With `workers > 1` the groups go to "spawn" worker processes, each with its own Store connection
+and cores // workers torch threads.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from tasks import task_class
+
+from . import train as training  # looked up at call time, so tests can patch suite.train.run
+from .environment import metadata, resolve_device, set_threads
+from .profiles import Profile
+from .profiles import profile as get_profile
+from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
+from .store import Store
+from .train import RunResult
+
+TRACEBACK_FRAMES = 3  # traceback frames kept with a failed run's error
+
+
+# -- grids ------------------------------------------------------------------------------------
+
+def _check_count(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _as_list(name: str, value) -> list:
+    items = [value] if isinstance(value, (str, ArchSpec)) else list(value)
+    if not items:
+        raise ValueError(f"{name} must not be empty")
+    return items
+
+
+def grid(tasks: str | Iterable[str], archs: str | ArchSpec | Iterable[str | ArchSpec], *,
+         profile: str | Profile = "quick", gaps: Iterable[int] | None = None,
+         seeds: int | None = None, master_seed: int = 0, task_options: dict | None = None,
+         train: TrainSpec | None = None, device: str = "cpu") -> list[RunSpec]:
+    """Every (task, gap, arch, seed) combination, in that nesting order.
+
+    tasks  task names; each gets `gaps`, or the profile's ladder for it when `gaps` is None
+    archs  names (built at the profile's width) or ArchSpecs (used as given, mitigations and all)
+    seeds  how many replicate seeds (default: the profile's): master_seed, master_seed + 1, ...
+           (so 10 seeds extend the 5 of a smaller sweep with the same master seed)
+    train  the TrainSpec (default: the profile's)
+    """
+    prof = get_profile(profile)
+    tasks, archs = _as_list("tasks", tasks), _as_list("archs", archs)
+    for name in tasks:
+        task_class(name)  # an unknown task is named as such, before any ladder lookup
+    seeds = prof.seeds if seeds is None else _check_count("seeds", seeds, 1)
+    _check_count("master_seed", master_seed, 0)
+    if gaps is not None:
+        gaps = _as_list("gaps", gaps)
+    train = prof.train if train is None else train
+    arch_specs = [a if isinstance(a, ArchSpec) else prof.arch(a) for a in archs]
+    specs = []
+    for name in tasks:
+        for gap in (prof.gaps_for(name) if gaps is None else gaps):
+            task = TaskSpec(name, gap, task_options or {})  # validates name, gap and options
+            for arch in arch_specs:
+                for seed in range(master_seed, master_seed + seeds):
+                    specs.append(RunSpec(task, arch, train, seed, device))
+    return specs
+
+
+def check_specs(specs: Iterable[RunSpec], *, devices: bool = True) -> list[RunSpec]:
+    """The distinct specs in order; raises ValueError, before anything runs, on a bad grid.
+    With `devices`, every device must exist here (not needed to read results back)."""
+    unique: dict[str, RunSpec] = {}
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, RunSpec):
+            raise ValueError(f"specs[{i}] must be a RunSpec, got {type(spec).__name__}")
+        unique.setdefault(spec.key, spec)
+    for device in sorted({spec.device for spec in unique.values()}) if devices else ():
+        resolve_device(device)  # e.g. cuda asked for but absent
+    return list(unique.values())
+
+
+def label(spec: RunSpec | dict) -> str:
+    """'copy gap 100 lstm [forget_bias=1] seed 3': a spec in one short line."""
+    d = spec.to_dict() if isinstance(spec, RunSpec) else spec
+    mits = mitigations(d)
+    return (f"{d['task']['name']} gap {d['task']['gap']} {d['arch']['name']}"
+            f"{'' if mits == '-' else f' [{mits}]'} seed {d['seed']}")
+
+
+def mitigations(spec: dict) -> str:
+    """The non-default architecture and clipping settings of a spec dict, or '-'."""
+    arch, train = spec.get("arch", {}), spec.get("train", {})
+    parts = []
+    init, gain = arch.get("init", "default"), arch.get("init_gain", 1.0)
+    if init != "default":
+        parts.append(f"init={init}" + (f"x{gain:g}" if gain != 1 else ""))
+    elif gain != 1:
+        parts.append(f"gain={gain:g}")
+    if arch.get("layers", 1) != 1:
+        parts.append(f"layers={arch['layers']}")
+    if arch.get("forget_bias") is not None:
+        parts.append(f"forget_bias={arch['forget_bias']:g}")
+    parts += [f"{k}={v}" for k, v in arch.get("options", ())]
+    if train.get("clip") is not None:
+        parts.append(f"clip={train['clip']:g}" + ("/value" if train.get("clip_mode") == "value" else ""))
+    return " ".join(parts) or "-"
+
+
+# -- outcomes ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunOutcome:
+    key: str
+    status: str              # "ok" (trained and stored), "failed", or "stored" (found done)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    spec: RunSpec
+    error: str               # "Type: message" then the last traceback frames
+
+    @property
+    def reason(self) -> str:
+        return self.error.splitlines()[0] if self.error else "unknown error"
+
+
+@dataclass
+class SweepSummary:
+    total: int               # distinct specs asked for
+    stored: int = 0          # found in the store (before the sweep or stored meanwhile by another)
+    ran: int = 0             # trained by this sweep and stored "ok"
+    failed: list[Failure] = field(default_factory=list)  # trained by this sweep and failed
+    wall_s: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.stored + self.ran == self.total
+
+    def to_dict(self) -> dict:
+        return {"total": self.total, "stored": self.stored, "ran": self.ran,
+                "failed": [{"key": f.spec.key, "run": label(f.spec), "error": f.error}
+                           for f in self.failed],
+                "complete": self.complete, "wall_s": round(self.wall_s, 3)}
+
+    def __str__(self) -> str:
+        lines = [f"{self.total} runs: {self.stored} already stored, {self.ran} ran, "
+                 f"{len(self.failed)} failed ({self.wall_s:.1f} s)"]
+        by_reason: dict[str, list[Failure]] = {}
+        for failure in self.failed:
+            by_reason.setdefault(failure.reason, []).append(failure)
+        for reason, group in by_reason.items():
+            first = group[0].spec
+            lines.append(f"  {len(group)} failed with {reason}  (e.g. {label(first)}, "
+                         f"key {first.key[:12]})")
+        if self.failed:
+            lines.append("  the next sweep retries them; their tracebacks: vgsuite show --status failed")
+        return "\n".join(lines)
+
+
+def describe_error(exc: BaseException, frames: int = TRACEBACK_FRAMES) -> str:
+    """'Type: message' and the last `frames` traceback frames."""
+    tail = "".join(traceback.format_tb(exc.__traceback__)[-frames:]).rstrip()
+    return f"{type(exc).__name__}: {exc}" + (f"\nTraceback (last {frames} frames):\n{tail}" if tail else "")
+
+
+# -- execution --------------------------------------------------------------------------------
+
+def group_runs(specs: Sequence[RunSpec]) -> list[list[RunSpec]]:
+    """Groups of specs that can be trained together. One run per group until a batched
+    trainer exists; it would group by (task, arch, train, device) and batch the seeds."""
+    return [[spec] for spec in specs]
+
+
+def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
+    """Train each spec of `group` (unless stored meanwhile) and store its result or failure."""
+    outcomes = []
+    for spec in group:
+        if store.has(spec.key):  # another sweep on the same store finished it
+            outcomes.append(RunOutcome(spec.key, "stored"))
+            continue
+        try:
+            result, status, error = training.run(spec).to_dict(), "ok", None
+        except Exception as exc:  # the run failed, not the sweep: record it and go on
+            result, status, error = {}, "failed", describe_error(exc)
+        store.put(spec.key, spec.to_dict(), result, metadata(spec.device), status, error)
+        outcomes.append(RunOutcome(spec.key, status, error))
+    return outcomes
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, workers: int = 1,
+                progress: bool | None = None, threads: int | None = None) -> SweepSummary:
+    """Run every spec the store has no "ok" row for; return what was found, ran and failed.
+
+    `store` is a Store or a path. `workers` > 1 trains in that many spawned processes with
+    `threads` torch threads each (default cores // workers, at least 1); with 1 worker (or 1
+    pending run) the runs happen in this process, at its current thread count. `progress`: a tqdm
+    bar on stderr; None means "when stderr is a terminal".
+    """
+    specs = check_specs(specs)
+    _check_count("workers", workers, 1)
+    if threads is not None:
+        _check_count("threads", threads, 1)
+    started = time.perf_counter()
+    db = store if isinstance(store, Store) else Store(store)
+    try:
+        done = db.keys("ok")
+        pending = [spec for spec in specs if spec.key not in done]
+        summary = SweepSummary(total=len(specs), stored=len(specs) - len(pending))
+        by_key = {spec.key: spec for spec in pending}
+        groups = group_runs(pending)
+        enabled = sys.stderr.isatty() if progress is None else progress
+        with tqdm(total=len(specs), initial=summary.stored, unit="run", desc="sweep",
+                  disable=not enabled, file=sys.stderr, dynamic_ncols=True) as bar:
+            for outcomes in _execute(groups, db, min(workers, len(groups)), threads):
+                for outcome in outcomes:
+                    if outcome.status == "ok":
+                        summary.ran += 1
+                    elif outcome.status == "stored":
+                        summary.stored += 1
+                    else:
+                        summary.failed.append(Failure(by_key[outcome.key], outcome.error))
+                        bar.set_postfix(failed=len(summary.failed))
+                    bar.update(1)
+    finally:
+        if db is not store:
+            db.close()
+    summary.wall_s = time.perf_counter() - started
+    return summary
+
+
+def _execute(groups: list[list[RunSpec]], store: Store, workers: int,
+             threads: int | None) -> Iterator[list[RunOutcome]]:
+    if workers <= 1:
+        for group in groups:
+            yield execute_group(group, store)
+        return
+    threads = threads or max(1, available_cores() // workers)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker,
+                               initargs=(str(store.path), threads, os.getpid()))
+    try:
+        futures = {pool.submit(_worker_execute, group): group for group in groups}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except BrokenProcessPool as exc:  # a worker died (killed, out of memory): not stored
+                error = f"BrokenProcessPool: a worker process died ({exc})"
+                yield [RunOutcome(spec.key, "failed", error) for spec in futures[future]]
+    except BaseException:  # Ctrl-C, or the caller stopped early: stop the runs in flight
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+_worker_store: Store | None = None
+
+
+def _init_worker(store_path: str, threads: int, parent: int) -> None:
+    global _worker_store
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    set_threads(threads)
+    _worker_store = Store(store_path)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A killed sweep (kill -9) leaves no orphans training on: exit once the parent is gone."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _worker_execute(group: list[RunSpec]) -> list[RunOutcome]:
+    return execute_group(group, _worker_store)
+
+
+# -- reading results back ---------------------------------------------------------------------
+
+class MissingRuns(LookupError):
+    """Some specs have no "ok" result in the store."""
+
+
+def load_results(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *,
+                 strict: bool = True) -> dict[str, RunResult]:
+    """key -> RunResult for the specs' stored "ok" runs. With `strict`, a spec that is missing
+    or failed raises MissingRuns (run `ensure_runs` first); otherwise it is left out. A store
+    filled on another machine (CUDA, a cluster) reads back anywhere."""
+    specs = check_specs(specs, devices=False)
+    db = store if isinstance(store, Store) else Store(store)
+    try:
+        records = {spec.key: db.get(spec.key) for spec in specs}
+    finally:
+        if db is not store:
+            db.close()
+    results, missing = {}, []
+    for spec in specs:
+        record = records[spec.key]
+        if record is not None and record.status == "ok":
+            results[spec.key] = RunResult.from_dict(record.result)
+        else:
+            missing.append((spec, "failed" if record else "missing"))
+    if missing and strict:
+        spec, why = missing[0]
+        raise MissingRuns(f"{len(missing)} of {len(specs)} runs have no ok result in "
+                          f"{db.path} (first: {label(spec)}, {why}); run ensure_runs(specs, store)")
+    return results
+
+
+__all__ = [
+    "Failure", "MissingRuns", "RunOutcome", "SweepSummary", "available_cores", "check_specs",
+    "describe_error", "ensure_runs", "execute_group", "grid", "group_runs", "label",
+    "load_results", "mitigations",
+]

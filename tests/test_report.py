@@ -1,0 +1,162 @@
+"""The report renderer: every file written, tables byte-identical on re-render, schema and
+metadata as documented; the derived-result cache. Probes and claims are replaced by synthetic
+data here: their own tests cover them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from suite import figures, report
+from suite.cache import ResultCache
+from suite.claims.base import Claim, Context, Verdict
+from suite.claims.evaluate import Evaluated, evaluate, verdict_from_dict
+from suite.store import Store
+
+
+def fake_overview(profile, cache, master_seed=0):
+    k = list(range(6))
+    data = {}
+    for task in figures.TASKS:
+        data[task] = {}
+        for i, (label, _) in enumerate(figures.DECAY_ARMS):
+            slope = -0.1 * (i % 4)
+            data[task][label] = {
+                "k": k, "log10_grad": [slope * j for j in k], "decay": slope, "decay_ci": [slope - 0.01, slope + 0.01],
+                "n": 3, "saliency_k": k[:-1], "log10_saliency": [slope * j for j in k[:-1]],
+                "horizons": [3, 4, 5], "horizon_censored": [False, False, True],
+            }
+    return data
+
+
+def fake_claim(cid, verdict_word, expected, p):
+    verdict = Verdict(cid, verdict_word, "decay per step", -0.25, (-0.3, -0.2), 5, test="sign test", p_value=p,
+                      effect_size=0.9, effect_ci=(0.5, 1.0), conditions="hidden 32", settings={"gap": 100},
+                      tables={"per seed": [{"seed": 0, "decay": -0.25}, {"seed": 1, "decay": -0.24}]})
+    claim = Claim(cid, "slug-" + cid.lower(), "mechanism", f"article says {cid}", "measured", expected, "reason",
+                  analyse=lambda ctx, v=verdict: v)
+    return claim, verdict
+
+
+def store_with_runs(path):
+    store = Store(path)
+    for arch in ("lstm", "rnn-tanh"):
+        for gap in (10, 30):
+            for seed in range(3):
+                spec = {"task": {"name": "delayed_recall", "gap": gap, "options": [["n_symbols", 8]]},
+                        "arch": {"name": arch, "hidden": 32, "layers": 1, "init": "default", "init_gain": 1.0,
+                                 "forget_bias": None, "options": []},
+                        "train": {"steps": 100, "lr": 0.003, "optimizer": "adam", "batch_size": 64,
+                                  "clip": None, "clip_mode": "norm"},
+                        "seed": seed, "device": "cpu"}
+                solved = arch == "lstm" and (gap == 10 or seed < 2)
+                store.put(f"{arch}{gap}{seed}", spec, {"solved": solved}, {})
+    return store
+
+
+@pytest.fixture
+def rendered(tmp_path, monkeypatch):
+    claims = [fake_claim("G1", "supported", "supported", 0.01), fake_claim("G2", "refuted", "supported", 0.04)]
+    monkeypatch.setattr(figures, "probe_overview", fake_overview)
+    monkeypatch.setattr(report, "evaluate", lambda context, cache=None, progress=None: [
+        Evaluated(c, v, min(1.0, p * 2)) for (c, v), p in zip(claims, (0.01, 0.04))])
+    store = store_with_runs(tmp_path / "store.sqlite")
+    context = Context(profile="quick", store=store)
+
+    def render(out):
+        return report.build(context, ResultCache(tmp_path / "cache.json"), out)
+
+    return render, tmp_path
+
+
+def test_every_file_is_written(rendered):
+    render, tmp = rendered
+    out = tmp / "out"
+    rep = render(out)
+    ids = [t.id for t in rep.tables]
+    assert ids[:5] == ["T1", "T2", "T3", "T4", "T5"] and "G1.1" in ids
+    for tid in ids:
+        for ext in ("md", "tex", "csv"):
+            assert (out / "tables" / f"{tid}.{ext}").stat().st_size > 0
+    for fid in ("F1", "F2", "F3", "F4"):
+        assert (out / "figures" / f"{fid}.png").read_bytes()[:4] == b"\x89PNG"
+        assert b"<svg" in (out / "figures" / f"{fid}.svg").read_bytes()[:500]
+    index = (out / "index.md").read_text()
+    assert index.index("## Verdicts") < index.index("## Gradient flow")
+    assert "### G1: slug-g1" in index and "![Figure F1" in index
+    assert "1 differ" in index  # G2 measured refuted, expected supported
+
+
+def test_rerender_is_byte_identical_except_the_date(rendered):
+    render, tmp = rendered
+    render(tmp / "a")
+    render(tmp / "b")
+    files = sorted(p.relative_to(tmp / "a") for p in (tmp / "a").rglob("*") if p.is_file())
+    assert len(files) > 20
+    for rel in files:
+        if rel.name != "meta.json":
+            assert (tmp / "a" / rel).read_bytes() == (tmp / "b" / rel).read_bytes(), rel
+
+
+def test_tables_in_three_formats_agree(rendered):
+    render, tmp = rendered
+    render(tmp / "out")
+    rows = list(csv.reader(io.StringIO((tmp / "out" / "tables" / "T2.csv").read_text())))
+    assert rows[0][:4] == ["task", "protocol", "arm", "critical gap"]
+    by_arm = {r[2]: r for r in rows[1:]}
+    assert by_arm["lstm"][3] == "10" and by_arm["lstm"][4] == "30"  # 2/3 < 80 % at gap 30
+    assert by_arm["rnn-tanh"][3] == ""  # even the smallest gap fails
+    tex = (tmp / "out" / "tables" / "T2.tex").read_text()
+    assert "\\toprule" in tex and "vgsuite table T2" in tex
+
+
+def test_results_json_and_meta(rendered):
+    render, tmp = rendered
+    render(tmp / "out")
+    results = json.loads((tmp / "out" / "results.json").read_text())
+    assert results["schema"] == "vgsuite-report/1" and results["profile"] == "quick"
+    assert [v["claim_id"] for v in results["verdicts"]] == ["G1", "G2"]
+    assert results["verdicts"][0]["p_holm"] == 0.02 and results["verdicts"][1]["expected"] == "supported"
+    assert set(results["tables"]["T1"]) == {"title", "columns", "rows"}
+    assert results["figures"]["F1"]["files"] == ["F1.png", "F1.svg"]
+    meta = json.loads((tmp / "out" / "meta.json").read_text())
+    for key in ("torch", "python", "cpu_model", "threads", "code_version", "profile", "master_seed", "generated_utc"):
+        assert key in meta
+    assert "hostname" not in json.dumps(meta).lower()
+    import socket
+
+    assert socket.gethostname() not in json.dumps(meta)
+
+
+def test_format_rule():
+    assert report.fmt(0.123456) == "0.1235" and report.fmt((0.1, 0.25)) == "[0.1, 0.25]"
+    assert report.fmt(None) == "" and report.fmt(True) == "yes" and report.fmt(3) == "3"
+
+
+def test_cache_reuses_and_survives_corruption(tmp_path):
+    calls = []
+    cache = ResultCache(tmp_path / "c.json")
+    compute = lambda: calls.append(1) or {"x": 1.5}
+    assert cache.get_or_compute("k", {"a": 1}, compute) == {"x": 1.5}
+    assert ResultCache(tmp_path / "c.json").get_or_compute("k", {"a": 1}, compute) == {"x": 1.5}
+    assert len(calls) == 1
+    ResultCache(tmp_path / "c.json").get_or_compute("k", {"a": 2}, compute)
+    assert len(calls) == 2  # other parameters, another entry
+    (tmp_path / "c.json").write_text("{not json")
+    assert ResultCache(tmp_path / "c.json").get_or_compute("k", {"a": 1}, compute) == {"x": 1.5}
+    assert len(calls) == 3  # a corrupt cache is recomputed, never trusted
+
+
+def test_evaluate_applies_holm_and_caches_verdicts(tmp_path):
+    claims = [fake_claim("A1", "supported", "supported", 0.01), fake_claim("A2", "supported", "supported", 0.04),
+              fake_claim("A3", "inconclusive", "inconclusive", None)]
+    cache = ResultCache(tmp_path / "v.json")
+    out = evaluate(Context(), [c for c, _ in claims], cache)
+    assert [e.p_holm for e in out] == [pytest.approx(0.02), pytest.approx(0.04), None]
+    assert all(e.matches_expected for e in out)
+    again = evaluate(Context(), [c for c, _ in claims], ResultCache(tmp_path / "v.json"))
+    assert [e.verdict for e in again] == [e.verdict for e in out]
+    assert verdict_from_dict(out[0].verdict.to_dict()) == out[0].verdict
