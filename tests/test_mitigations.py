@@ -153,3 +153,17 @@ def test_clip_mode_is_validated():
         TrainSpec(clip=1.0, clip_mode="global")
     with pytest.raises(ValueError, match="clip must be a finite number > 0"):
         TrainSpec(clip=0.0)
+
+
+def test_an_init_with_nothing_to_act_on_is_an_error_not_a_no_op():
+    from suite.mitigations import apply_recurrent_init
+
+    class NoMatrix(torch.nn.Module):
+        def recurrent_weights(self):
+            return []
+
+    apply_recurrent_init(NoMatrix(), "default", 1.0)  # nothing asked, nothing to do
+    with pytest.raises(ValueError, match="init 'orthogonal' with init_gain 1.0 cannot be applied"):
+        apply_recurrent_init(NoMatrix(), "orthogonal", 1.0)
+    with pytest.raises(ValueError, match="cannot be applied"):
+        apply_recurrent_init(NoMatrix(), "default", 2.0)
