@@ -1,0 +1,293 @@
+"""Mechanism claims G1-G3: the gradient decays exponentially, squashing causes it, depth adds to it.
+
+All three are measured at initialisation (no training), with the float64 log-space probes of
+`suite.probes`, so that decays far below float32's floor (~1e-45) are measured, not reported as 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..models import make_model
+from ..probes import (
+    LinearRNN,
+    autograd_profile,
+    build_model,
+    decay_rate,
+    gradient_profile,
+    jacobian_bound,
+    mean_ci,
+    probe_batch,
+    step_jacobian_norms,
+)
+from ..specs import ArchSpec, TaskSpec, derive_seed
+from ..stats import linear_fit, sign_test_greater
+from .base import Claim, Context
+from .mechanism_common import ALPHA, profile_row, public, summarise_arm, verdict
+
+R2_MIN = 0.9  # a log-linear fit this good is called exponential
+EXACT_TOL = 1e-9  # decades per step: the linear W = a*I anchor must come out exact
+ANCHOR_A = 0.5
+
+
+# ---------------------------------------------------------------------------------------------- G1
+
+def analyse_g1(ctx: Context):
+    cfg = ctx.pick({
+        "quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 16, "float32_gap": 380},
+        "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 32, "float32_gap": 380},
+    })
+    task = TaskSpec("copy", cfg["gap"])
+    arch = ArchSpec("rnn-tanh", hidden=cfg["hidden"])
+    seeds = ctx.seeds(cfg["seeds"])
+    rows = [profile_row(arch, task, s, batch=cfg["batch"], device=ctx.device) for s in seeds]
+    slopes = [r["slope"] for r in rows]
+    mean, ci = mean_ci(slopes)
+    sign = sign_test_greater([-s for s in slopes])  # H1: the slopes are negative
+    exponential = all(r["r2"] >= R2_MIN for r in rows)
+
+    # The instrument on a known answer: a linear RNN with W = a*I decays by log10(a) per step
+    # (a = 1/2 is exact in binary floating point, so the float32 model holds exactly a).
+    built = task.build()
+    torch.manual_seed(derive_seed("G1-anchor", seeds[0]))
+    anchor = LinearRNN(built.input_size, built.output_size, cfg["hidden"], a=ANCHOR_A).to(ctx.device)
+    x, _ = probe_batch(task, 4, seeds[0], ctx.device)
+    anchor_fit = decay_rate(*_curve(gradient_profile(anchor, x)))
+    anchor_error = abs(anchor_fit.slope - math.log10(ANCHOR_A))
+    # What a naive float32 backward pass reports on a longer sequence: exact zeros.
+    long_task = TaskSpec("copy", cfg["float32_gap"])
+    x_long, _ = probe_batch(long_task, 4, seeds[0], ctx.device)
+    naive = autograd_profile(build_model(arch, task, seeds[0], ctx.device), x_long, torch.float32)
+    zeros = np.flatnonzero(~np.isfinite(naive.log10["total"]).all(axis=0))
+    first_zero = int(naive.k[zeros[0]]) if zeros.size else None
+
+    if anchor_error > EXACT_TOL:
+        word = "inconclusive"
+    elif ci[1] < 0 and sign.p_value < ALPHA:
+        word = "supported" if exponential else "conditional"
+    elif ci[0] > 0:
+        word = "refuted"
+    else:
+        word = "inconclusive"
+    return verdict(
+        "G1", word,
+        statistic="decay rate of log10 ||dL/dh_(T-k)|| (decades per step), mean over seeds",
+        value=mean, ci=tuple(ci), n=len(seeds),
+        test="one-sided sign test, H1: per-seed decay rates < 0", p_value=sign.p_value,
+        effect_size=sign.effect_size, effect_ci=sign.effect_ci,
+        conditions=(
+            f"rnn-tanh, PyTorch default init, hidden {cfg['hidden']}, T = {cfg['gap'] + 20} (copy inputs), "
+            f"probe loss u . h_T; every seed's log-linear fit has r2 >= {R2_MIN}: {exponential} "
+            f"(min r2 {min(r['r2'] for r in rows):.4f}). The gradient falls by about "
+            f"{-mean:.2f} decades per step (it shrinks {10 ** -mean:.2f}-fold per step). Instrument check: "
+            f"a linear RNN with W = {ANCHOR_A} I measures {anchor_fit.slope:.12f} vs log10({ANCHOR_A}) = "
+            f"{math.log10(ANCHOR_A):.12f}. A plain float32 backward pass returns exact zeros from k = "
+            f"{first_zero} on (T = {cfg['float32_gap'] + 20})."
+        ),
+        settings={"arch": "rnn-tanh", "init": "default", "hidden": cfg["hidden"], "task": "copy",
+                  "gap": cfg["gap"], "T": cfg["gap"] + 20, "seeds": seeds, "probe_batch": cfg["batch"],
+                  "loss": "probe (u . h_T)", "fit_window": "k = 1..T", "r2_min": R2_MIN, "alpha": ALPHA},
+        tables={
+            "per_seed": public(rows),
+            "summary": [summarise_arm(rows)],
+            "instrument": [
+                {"check": f"linear RNN W = {ANCHOR_A} I: measured decay", "value": anchor_fit.slope,
+                 "expected": math.log10(ANCHOR_A), "abs_error": anchor_error},
+                {"check": "float32 plain autograd: first lag with an exact 0", "value": first_zero,
+                 "expected": "none (the true norm is > 0)", "T": cfg["float32_gap"] + 20},
+            ],
+        },
+    )
+
+
+def _curve(profile, name="total"):
+    return profile.k, profile.mean(name)
+
+
+# ---------------------------------------------------------------------------------------------- G2
+
+def analyse_g2(ctx: Context):
+    cfg = ctx.pick({
+        "quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 16,
+                  "jac_gap": 40, "jac_seeds": 3, "jac_batch": 8, "jac_stride": 3},
+        "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 32,
+                 "jac_gap": 100, "jac_seeds": 10, "jac_batch": 16, "jac_stride": 1},
+    })
+    task = TaskSpec("copy", cfg["gap"])
+    built = task.build()
+    seeds = ctx.seeds(cfg["seeds"])
+    rows, diffs, tanh_range = [], [], [math.inf, -math.inf]
+    for seed in seeds:
+        shared = derive_seed("G2-paired-weights", seed)  # tanh and sigmoid get identical weights
+        pair, models = {}, {}
+        for act in ("rnn-tanh", "rnn-sigmoid"):
+            arch = ArchSpec(act, hidden=cfg["hidden"])
+            model = make_model(arch, built.input_size, built.output_size, shared).to(ctx.device)
+            models[act] = model
+            row = profile_row(arch, task, seed, batch=cfg["batch"], device=ctx.device, model=model)
+            pair[act] = row
+            rows.append(row)
+            if act == "rnn-tanh":
+                x, _ = probe_batch(task, cfg["batch"], seed, ctx.device)
+                with torch.no_grad():
+                    h = model.hidden_sequence(x)
+                tanh_range = [min(tanh_range[0], h.min().item()), max(tanh_range[1], h.max().item())]
+        same = zip(models["rnn-tanh"].parameters(), models["rnn-sigmoid"].parameters())
+        pair["rnn-sigmoid"]["weights_identical_to_tanh"] = all(torch.equal(p, q) for p, q in same)
+        diffs.append(pair["rnn-tanh"]["slope"] - pair["rnn-sigmoid"]["slope"])
+    sign = sign_test_greater(diffs)  # H1: sigmoid's decay is steeper (tanh slope - sigmoid slope > 0)
+    reverse = sign_test_greater([-d for d in diffs])
+    mean_diff, ci = mean_ci([-d for d in diffs])
+
+    # The bound ||dh_t/dh_(t-1)|| <= gamma * sigma_max(W_hh), checked on every measured step.
+    jac_task = TaskSpec("copy", cfg["jac_gap"])
+    bound_rows = []
+    for act in ("rnn-tanh", "rnn-sigmoid"):
+        for init, gain in (("default", 1.0), ("orthogonal", 2.0)):
+            arch = ArchSpec(act, hidden=cfg["hidden"], init=init, init_gain=gain)
+            for seed in seeds[: cfg["jac_seeds"]]:
+                model = build_model(arch, jac_task, seed, ctx.device)
+                x, _ = probe_batch(jac_task, cfg["jac_batch"], seed, ctx.device)
+                steps = range(1, jac_task.build().seq_len + 1, cfg["jac_stride"])
+                norms = step_jacobian_norms(model, x, steps).blocks["h0"]
+                bound = jacobian_bound(model)["h0"]
+                bound_rows.append({"arm": f"{act}, init {init} x{gain:g}", "seed": seed, "bound": bound,
+                                   "gamma": model.derivative_bound, "max_norm": float(norms.max()),
+                                   "mean_norm": float(norms.mean()), "max_ratio": float(norms.max() / bound),
+                                   "measured": int(norms.size)})
+    bound_ok = all(r["max_ratio"] <= 1 + 1e-9 for r in bound_rows)
+
+    if not bound_ok or reverse.p_value < ALPHA:
+        word = "refuted"
+    elif sign.p_value < ALPHA:
+        word = "supported"
+    else:
+        word = "inconclusive"
+    return verdict(
+        "G2", word,
+        statistic="sigmoid minus tanh decay rate (decades per step), paired by identical weights",
+        value=mean_diff, ci=tuple(ci), n=len(seeds),
+        test="one-sided sign test on paired differences, H1: sigmoid decays faster",
+        p_value=sign.p_value, effect_size=sign.effect_size, effect_ci=sign.effect_ci,
+        conditions=(
+            f"Vanilla RNNs at PyTorch default init, hidden {cfg['hidden']}, T = {cfg['gap'] + 20}; the "
+            f"bound gamma * sigma_max(W_hh) (gamma 1 for tanh, 1/4 for sigmoid) held on all "
+            f"{sum(r['measured'] for r in bound_rows)} measured per-step Jacobians: {bound_ok} (largest "
+            f"norm/bound {max(r['max_ratio'] for r in bound_rows):.4f}). At default init the bound is "
+            "nearly attained (pre-activations near 0), at orthogonal x2 saturation keeps the norms far "
+            f"below it. tanh states observed in [{tanh_range[0]:.3f}, {tanh_range[1]:.3f}]: tanh squashes "
+            "to (-1, 1), not (0, 1) as the article says; sigmoid squashes to (0, 1)."
+        ),
+        settings={"hidden": cfg["hidden"], "task": "copy", "gap": cfg["gap"], "seeds": seeds,
+                  "probe_batch": cfg["batch"], "pairing": "make_model with one seed for both activations",
+                  "jacobian": {"gap": cfg["jac_gap"], "seeds": seeds[: cfg["jac_seeds"]],
+                               "batch": cfg["jac_batch"], "every_kth_step": cfg["jac_stride"],
+                               "inits": ["default x1", "orthogonal x2"]}, "alpha": ALPHA},
+        tables={"per_seed": public(rows),
+                "summary": [summarise_arm([r for r in rows if r["arm"] == a])
+                            for a in ("rnn-tanh", "rnn-sigmoid")],
+                "jacobian_bound": bound_rows,
+                "tanh_range": [{"min": tanh_range[0], "max": tanh_range[1]}]},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- G3
+
+def analyse_g3(ctx: Context):
+    cfg = ctx.pick({
+        "quick": {"hidden": 64, "gap": 100, "seeds": 10, "batch": 8, "layers": (1, 2, 3)},
+        "full": {"hidden": 64, "gap": 200, "seeds": 20, "batch": 16, "layers": (1, 2, 3, 4)},
+    })
+    task = TaskSpec("copy", cfg["gap"])
+    seeds = ctx.seeds(cfg["seeds"])
+    rows, depth_slopes, early_slopes, rate_slopes = [], [], [], []
+    for seed in seeds:
+        at_last, at_first, rates = [], [], []
+        for layers in cfg["layers"]:
+            arch = ArchSpec("rnn-tanh", hidden=cfg["hidden"], layers=layers)
+            row = profile_row(arch, task, seed, batch=cfg["batch"], device=ctx.device)
+            first_layer = row.pop("_profile").mean("h0")
+            rate = decay_rate(np.arange(first_layer.size), first_layer).slope
+            row.update(layers=layers, first_layer_log10_k0=float(first_layer[0]),
+                       first_layer_log10_kT=float(first_layer[-1]), first_layer_rate=rate)
+            rows.append(row)
+            at_last.append(first_layer[0]), at_first.append(first_layer[-1]), rates.append(rate)
+        depth_slopes.append(linear_fit(cfg["layers"], at_last).slope)
+        early_slopes.append(linear_fit(cfg["layers"], at_first).slope)
+        rate_slopes.append(linear_fit(cfg["layers"], rates).slope)
+    depth = sign_test_greater([-s for s in depth_slopes])  # H1: fewer decades at k = 0 per layer
+    early = sign_test_greater([-s for s in early_slopes])  # H1: fewer decades at k = T per layer
+    mean_early, ci = mean_ci(early_slopes)
+    mean_depth, depth_ci = mean_ci(depth_slopes)
+    both = depth.p_value < ALPHA and early.p_value < ALPHA
+    either = depth.p_value < ALPHA or early.p_value < ALPHA
+    word = "supported" if both else ("conditional" if either else "refuted")
+    return verdict(
+        "G3", word,
+        statistic="change per added layer of log10 ||dL/dh^(1)_0|| (first layer, earliest step), decades",
+        value=mean_early, ci=tuple(ci), n=len(seeds),
+        test="one-sided sign test over seeds, H1: the per-layer change is negative",
+        p_value=early.p_value, effect_size=early.effect_size, effect_ci=early.effect_ci,
+        conditions=(
+            f"Stacked rnn-tanh, {list(cfg['layers'])} layers, default init, hidden {cfg['hidden']}, "
+            f"T = {cfg['gap'] + 20}. Along depth at the last step (k = 0) each layer costs "
+            f"{mean_depth:.3f} decades [{depth_ci[0]:.3f}, {depth_ci[1]:.3f}] (sign test p = "
+            f"{depth.p_value:.2g}): depth attenuates like a feed-forward net. At the earliest step "
+            f"the first layer's gradient changes by {mean_early:.3f} decades per layer (p = "
+            f"{early.p_value:.2g}) and the decay rate through time by "
+            f"{float(np.mean(rate_slopes)):.4f} decades/step per layer: depth does not steepen the "
+            "decay through time, so the claim holds along depth but not for the long-range part."
+        ),
+        settings={"arch": "rnn-tanh", "layers": list(cfg["layers"]), "hidden": cfg["hidden"], "task": "copy",
+                  "gap": cfg["gap"], "seeds": seeds, "probe_batch": cfg["batch"],
+                  "measure": "per-seed OLS slope over layers of the first layer's log10 gradient "
+                             "at k = 0 and at k = T",
+                  "alpha": ALPHA},
+        tables={"per_arm_seed": public(rows),
+                "per_seed_slopes": [{"seed": s, "depth_slope_k0": d, "depth_slope_kT": e, "rate_slope": r}
+                                    for s, d, e, r in zip(seeds, depth_slopes, early_slopes, rate_slopes)]},
+    )
+
+
+CLAIMS = [
+    Claim(
+        id="G1", slug="exponential-decay", group="mechanism",
+        article="Backpropagation through time multiplies one factor per step, so in a vanilla RNN the "
+                "gradient reaching a state k steps before the loss shrinks geometrically with k.",
+        measured="For rnn-tanh at default init, log10 ||dL/dh_(T-k)|| is linear in k (r2 >= 0.9 for "
+                 "every seed) with a negative slope whose 95 % CI over seeds excludes 0 (sign test p < "
+                 "0.05); the instrument reproduces log10(a) per step exactly for a linear RNN W = a I.",
+        expected="supported",
+        reason="Bengio, Simard & Frasconi (1994); Pascanu et al. (2013): a contracting Jacobian "
+               "product decays exponentially. Measured: about -0.2 decades per step at hidden 64.",
+        analyse=analyse_g1,
+    ),
+    Claim(
+        id="G2", slug="sigmoid-vs-tanh", group="mechanism",
+        article="Squashing activations cause the shrinking, and sigmoid is worse than tanh (the article "
+                "says both squash to (0, 1); tanh's range is (-1, 1)).",
+        measured="Every measured per-step Jacobian norm is <= gamma * sigma_max(W_hh) (gamma 1 tanh, 1/4 "
+                 "sigmoid), and with identical weights sigmoid's decay is steeper than tanh's in a "
+                 "one-sided sign test over seeds (p < 0.05).",
+        expected="supported",
+        reason="max tanh' = 1, max sigmoid' = 1/4 (Pascanu et al. 2013). Measured: sigmoid about -0.8, "
+               "tanh about -0.2 decades per step with the same weights.",
+        analyse=analyse_g2,
+    ),
+    Claim(
+        id="G3", slug="deeper-stacks", group="mechanism",
+        article="Vanishing gradients are more pronounced in deeper networks with many layers.",
+        measured="Per added tanh layer, the first layer's gradient at the earliest step (k = T) falls "
+                 "(sign test over seeds, p < 0.05) and so does its gradient at the last step (k = 0); "
+                 "supported if both, conditional if only one.",
+        expected="conditional",
+        reason="Measured (the literature's 'supported' is a hypothesis): each layer costs ~0.25 "
+               "decades at k = 0, but the decay rate through time is unchanged and at the earliest step "
+               "the first layer's gradient is no smaller (often larger: more paths, and the slowest layer "
+               "sets the asymptotic rate). Depth hurts along depth, not through time.",
+        analyse=analyse_g3,
+    ),
+]

@@ -1,0 +1,291 @@
+"""Mechanism claims G7-G9 and L5: gates, skip connections and attention as gradient paths, and the
+recency bias that vanishing gradients leave in what a vanilla RNN's output depends on.
+
+G7 and G8 compare decay rates of ||dL/dh_(T-k)|| with the vanilla tanh RNN's; G9 and L5 look at
+input saliency ||dy_T/dx_(T-k)|| and the memory horizon (the longest lag whose saliency is still
+>= 1 % of its peak; see `suite.probes.memory_horizon`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..probes import build_model, mean_ci
+from ..specs import ArchSpec, TaskSpec, TrainSpec
+from ..stats import mann_whitney_greater, sign_test_greater
+from .base import Claim, Context
+from .mechanism_common import (
+    ALPHA,
+    FLAT_DECADES,
+    RATE_RATIO,
+    arm_label,
+    compare_rates,
+    profile_row,
+    public,
+    saliency_row,
+    summarise_arm,
+    train_model,
+    verdict,
+)
+
+# ---------------------------------------------------------------------------------------------- G7
+
+
+def analyse_g7(ctx: Context):
+    cfg = ctx.pick({
+        "quick": {"hidden": 32, "gap": 100, "seeds": 5, "batch": 8,
+                  "train_gap": 10, "steps": 300, "lr": 1e-2},
+        "full": {"hidden": 64, "gap": 300, "seeds": 12, "batch": 16,
+                 "train_gap": 20, "steps": 1500, "lr": 3e-3},
+    })
+    probe_task = TaskSpec("delayed_recall", cfg["gap"])
+    train_task = TaskSpec("delayed_recall", cfg["train_gap"])
+    train = TrainSpec(steps=cfg["steps"], batch_size=32, lr=cfg["lr"], eval_every=25, eval_size=256)
+    h = cfg["hidden"]
+    seeds = ctx.seeds(cfg["seeds"])
+    tanh, lstm, gru = ArchSpec("rnn-tanh", hidden=h), ArchSpec("lstm", hidden=h), ArchSpec("gru", hidden=h)
+    lstm_fb = ArchSpec("lstm", hidden=h, forget_bias=1.0)
+    plan = [(tanh, None), (lstm, None), (gru, None), (lstm_fb, None),
+            (lstm, train), (gru, train), (tanh, train)]
+    arms: dict[str, list[dict]] = {}
+    for arch, how in plan:
+        label = arm_label(arch, how is not None)
+        # every arm starts from the weights that training on train_task would start from, so the
+        # trained arms are paired with their own initialisation
+        arms[label] = [profile_row(arch, probe_task, s, batch=cfg["batch"], device=ctx.device, train=how,
+                                   train_task=train_task, label=label) for s in seeds]
+    ref = arm_label(tanh)
+    comparisons = []
+    for label in arms:
+        if label != ref:
+            result = compare_rates([r["slope"] for r in arms[label]], [r["slope"] for r in arms[ref]])
+            comparisons.append({"arm": label, "reference": ref, **result})
+    carries = {c["arm"]: c["carries_further"] for c in comparisons}
+    at_default = carries[arm_label(lstm)] and carries[arm_label(gru)]
+    fixed = carries[arm_label(lstm_fb)] or carries[arm_label(lstm, True)] or carries[arm_label(gru, True)]
+    word = "supported" if at_default else ("conditional" if fixed else "refuted")
+    paired = sign_test_greater([t["slope"] - i["slope"] for t, i in
+                                zip(arms[arm_label(lstm, True)], arms[arm_label(lstm)])])
+    by_arm = {c["arm"]: c for c in comparisons}
+    default = arms[arm_label(lstm)]
+    mean, ci = mean_ci([r["slope"] for r in default])
+    lstm_c = by_arm[arm_label(lstm)]
+
+    def ratio(label):
+        return f"{by_arm[label]['rate_ratio']:.2f}"
+
+    return verdict(
+        "G7", word,
+        statistic="LSTM decay rate at PyTorch default init (decades per step), mean over seeds",
+        value=mean, ci=tuple(ci), n=len(seeds),
+        test="one-sided Mann-Whitney U, H1: LSTM's decay rates exceed (are flatter than) rnn-tanh's",
+        p_value=lstm_c["p_value"], effect_size=lstm_c["effect_size"], effect_ci=tuple(lstm_c["effect_ci"]),
+        conditions=(
+            f"Decay rate relative to rnn-tanh at init (hidden {h}, delayed_recall inputs, T = "
+            f"{cfg['gap'] + 2}): LSTM default {ratio(arm_label(lstm))}, GRU default {ratio(arm_label(gru))} "
+            f"(forget/update gates near sigmoid(0) = 0.5: about as fast as tanh); LSTM forget bias 1 "
+            f"{ratio(arm_label(lstm_fb))}; after <= {cfg['steps']} Adam steps (lr {cfg['lr']:g}) on "
+            f"delayed_recall gap {cfg['train_gap']}: LSTM {ratio(arm_label(lstm, True))} (paired sign test "
+            f"trained vs init p = {paired.p_value:.2g}), GRU {ratio(arm_label(gru, True))}, and the control "
+            f"rnn-tanh {ratio(arm_label(tanh, True))}. At their default values the gates do not carry "
+            "the gradient further than tanh; a forget bias does. Training on a memory task can flatten "
+            "the decay of an ungated cell too (the tanh control), so a trained arm alone does not "
+            "isolate the gates."
+        ),
+        settings={"hidden": h, "probe_task": "delayed_recall", "gap": cfg["gap"], "seeds": seeds,
+                  "probe_batch": cfg["batch"], "train": {"task": "delayed_recall", "gap": cfg["train_gap"],
+                  "steps": cfg["steps"], "lr": cfg["lr"], "batch": 32, "optimizer": "adam",
+                  "early_stop": "when solved"}, "rate_ratio_max": RATE_RATIO, "alpha": ALPHA},
+        tables={"per_seed": public([r for rows in arms.values() for r in rows]),
+                "summary": [summarise_arm(rows) for rows in arms.values()], "comparisons": comparisons},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- G8
+
+def analyse_g8(ctx: Context):
+    cfg = ctx.pick({"quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 8, "skips": (1, 4)},
+                    "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 16, "skips": (1, 2, 4, 8)}})
+    task = TaskSpec("copy", cfg["gap"])
+    seeds = ctx.seeds(cfg["seeds"])
+    archs = [ArchSpec("rnn-tanh", hidden=cfg["hidden"])]
+    archs += [ArchSpec("resrnn", hidden=cfg["hidden"], options={"skip": k}) for k in cfg["skips"]]
+    arms = {arm_label(a): [profile_row(a, task, s, batch=cfg["batch"], device=ctx.device) for s in seeds]
+            for a in archs}
+    ref = arm_label(archs[0])
+    comparisons = [{"arm": label, "reference": ref,
+                    **compare_rates([r["slope"] for r in arms[label]], [r["slope"] for r in arms[ref]])}
+                   for label in arms if label != ref]
+    carried = [c["carries_further"] for c in comparisons]
+    word = "supported" if all(carried) else ("conditional" if any(carried) else "refuted")
+    first = arms[comparisons[0]["arm"]]
+    mean, ci = mean_ci([r["slope"] for r in first])
+    growth = [summarise_arm(arms[c["arm"]])["mean"] for c in comparisons]
+    return verdict(
+        "G8", word,
+        statistic="resrnn (skip 1) decay rate (decades per step), mean over seeds",
+        value=mean, ci=tuple(ci), n=len(seeds),
+        test="one-sided Mann-Whitney U, H1: resrnn's decay rates exceed (are flatter than) rnn-tanh's",
+        p_value=comparisons[0]["p_value"], effect_size=comparisons[0]["effect_size"],
+        effect_ci=tuple(comparisons[0]["effect_ci"]),
+        conditions=(
+            f"tanh cell with a k-step identity skip in time, k in {list(cfg['skips'])}, default init, "
+            f"hidden {cfg['hidden']}, T = {cfg['gap'] + 20}: mean rates "
+            + ", ".join(f"{g:+.4f}" for g in growth)
+            + f" vs rnn-tanh {summarise_arm(arms[ref])['mean']:.4f} decades/step. The identity path "
+            "stops the decay; at this init the gradient even grows slowly (a mild explosion), because "
+            "the Jacobian is I + diag(tanh') W_hh."
+        ),
+        settings={"hidden": cfg["hidden"], "task": "copy", "gap": cfg["gap"], "seeds": seeds,
+                  "probe_batch": cfg["batch"], "skips": list(cfg["skips"]), "rate_ratio_max": RATE_RATIO,
+                  "alpha": ALPHA},
+        tables={"per_seed": public([r for rows in arms.values() for r in rows]),
+                "summary": [summarise_arm(rows) for rows in arms.values()], "comparisons": comparisons},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- G9
+
+TAIL_FROM = 10  # saliency tail: lags k >= 10, past the direct path through the last few steps
+
+
+def analyse_g9(ctx: Context):
+    cfg = ctx.pick({"quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 4},
+                    "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 8}})
+    task = TaskSpec("copy", cfg["gap"])
+    seeds = ctx.seeds(cfg["seeds"])
+    arms = {}
+    for name in ("rnn-tanh", "rnn-attention"):
+        arch = ArchSpec(name, hidden=cfg["hidden"])
+        arms[name] = [saliency_row(build_model(arch, task, s, ctx.device), task, s, batch=cfg["batch"],
+                                   device=ctx.device, label=name, tail_from=TAIL_FROM) for s in seeds]
+    attention, tanh = arms["rnn-attention"], arms["rnn-tanh"]
+    test = mann_whitney_greater([r["tail_slope"] for r in attention], [r["tail_slope"] for r in tanh])
+    flat = all(abs(r["tail_drop_decades"]) < FLAT_DECADES for r in attention)
+    significant = test.p_value < ALPHA
+    word = "supported" if (flat and significant) else ("conditional" if significant else "refuted")
+    mean, ci = mean_ci([r["tail_slope"] for r in attention])
+    share = np.mean([r[f"log10_k{TAIL_FROM}"] - r["peak_log10"] for r in attention])
+    return verdict(
+        "G9", word,
+        statistic=f"slope of log10 ||dy_T/dx_(T-k)|| over k >= {TAIL_FROM} with attention (decades per step)",
+        value=mean, ci=tuple(ci), n=len(seeds),
+        test="one-sided Mann-Whitney U, H1: attention's saliency slopes exceed (are flatter than) rnn-tanh's",
+        p_value=test.p_value, effect_size=test.effect_size, effect_ci=test.effect_ci,
+        conditions=(
+            f"At init, hidden {cfg['hidden']}, T = {cfg['gap'] + 20}: with the attention readout the "
+            f"saliency of x_(T-k) changes by less than {FLAT_DECADES:g} decade from k = {TAIL_FROM} to "
+            f"k = T-1 in every seed: {flat} (largest drop "
+            f"{max(abs(r['tail_drop_decades']) for r in attention):.3f}); rnn-tanh falls "
+            f"{np.mean([r['tail_drop_decades'] for r in tanh]):.1f} decades over the same lags. Distance "
+            f"no longer matters, but at init the attention path is diluted (uniform weights ~1/T): it "
+            f"sits {-share:.1f} decades below the peak, so the 1 % memory horizon stays short until "
+            "training sharpens the attention weights."
+        ),
+        settings={"hidden": cfg["hidden"], "task": "copy", "gap": cfg["gap"], "seeds": seeds,
+                  "probe_batch": cfg["batch"], "tail": f"k = {TAIL_FROM}..T-1", "flat_decades": FLAT_DECADES,
+                  "alpha": ALPHA},
+        tables={"per_seed": attention + tanh},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- L5
+
+def analyse_l5(ctx: Context):
+    cfg = ctx.pick({"quick": {"hidden": 64, "gap": 50, "seeds": 5, "batch": 8, "steps": 300, "lr": 1e-3},
+                    "full": {"hidden": 64, "gap": 100, "seeds": 20, "batch": 16, "steps": 2000, "lr": 1e-3}})
+    task = TaskSpec("delayed_recall", cfg["gap"])
+    needed = task.build().min_lag
+    arch = ArchSpec("rnn-tanh", hidden=cfg["hidden"])
+    train = TrainSpec(steps=cfg["steps"], batch_size=32, lr=cfg["lr"], eval_every=50, eval_size=256)
+    seeds = ctx.seeds(cfg["seeds"])
+    rows = {"init": [], "trained": []}
+    for seed in seeds:
+        model = build_model(arch, task, seed, ctx.device)
+        rows["init"].append(saliency_row(model, task, seed, batch=cfg["batch"], device=ctx.device,
+                                         label="rnn-tanh at init"))
+        training = train_model(model, arch, task, train, seed, ctx.device)
+        row = saliency_row(model, task, seed, batch=cfg["batch"], device=ctx.device, label="rnn-tanh trained")
+        rows["trained"].append(row | {"training": training})
+    # H1: horizon < needed lag; + 0.5 makes a horizon equal to the needed lag count as reaching it
+    tests = {when: sign_test_greater([needed - r["memory_horizon"] + 0.5 for r in rs])
+             for when, rs in rows.items()}
+    holds = {when: t.p_value < ALPHA for when, t in tests.items()}
+    word = "supported" if all(holds.values()) else ("conditional" if any(holds.values()) else "refuted")
+    horizons = [r["memory_horizon"] for r in rows["trained"]]
+    mean, ci = mean_ci(horizons)
+    relevant = {when: np.mean([r["log10_kmax"] - r["peak_log10"] for r in rs]) for when, rs in rows.items()}
+    t = tests["trained"]
+    return verdict(
+        "L5", word,
+        statistic="memory horizon of rnn-tanh after training (steps; saliency >= 1 % of its peak)",
+        value=mean, ci=tuple(ci), n=len(seeds),
+        test=f"one-sided sign test, H1: the horizon is shorter than the lag the task needs ({needed})",
+        p_value=t.p_value, effect_size=t.effect_size, effect_ci=t.effect_ci,
+        conditions=(
+            f"rnn-tanh, hidden {cfg['hidden']}, delayed_recall gap {cfg['gap']} (the symbol sits {needed} "
+            f"steps before the output): horizon at init "
+            f"{np.median([r['memory_horizon'] for r in rows['init']]):.0f} "
+            f"steps (median), after {cfg['steps']} Adam steps (lr {cfg['lr']:g}) {np.median(horizons):.0f}; "
+            f"the saliency of the symbol's step is {-relevant['init']:.1f} (init) and "
+            f"{-relevant['trained']:.1f} (trained) decades below the peak, which lies on the last steps."
+        ),
+        settings={"arch": "rnn-tanh", "hidden": cfg["hidden"], "task": "delayed_recall", "gap": cfg["gap"],
+                  "needed_lag": needed, "seeds": seeds, "probe_batch": cfg["batch"],
+                  "train": {"steps": cfg["steps"], "lr": cfg["lr"], "batch": 32, "optimizer": "adam"},
+                  "horizon": "largest k with saliency >= 1 % of its peak (batch geometric mean)",
+                  "alpha": ALPHA},
+        tables={"per_seed": rows["init"] + rows["trained"],
+                "tests": [{"when": w, "p_value": t.p_value, "effect_size": t.effect_size}
+                          for w, t in tests.items()]},
+    )
+
+
+CLAIMS = [
+    Claim(
+        id="G7", slug="gated-cells", group="mechanism",
+        article="The gates of LSTM and GRU cells let gradients survive over long distances.",
+        measured="Decay rate vs rnn-tanh at init (at most half as fast, Mann-Whitney p < 0.05): "
+                 "supported if LSTM and GRU manage it at PyTorch default init, conditional if only "
+                 "LSTM with forget bias 1 or a trained LSTM/GRU does.",
+        expected="conditional",
+        reason="Gers et al. (2000), Jozefowicz et al. (2015): at default init the forget gate sits "
+               "near 0.5 and the cell forgets as fast as tanh decays; the forget bias or learning "
+               "opens it. Measured: default ~0.9x tanh's rate, forget bias 1 ~0.3x.",
+        analyse=analyse_g7,
+    ),
+    Claim(
+        id="G8", slug="skip-connections", group="mechanism",
+        article="Skip or residual connections help gradients flow through the network.",
+        measured="resrnn (identity skip in time, k = 1 and 4) decays at most half as fast as rnn-tanh "
+                 "(one-sided Mann-Whitney p < 0.05) for every skip length.",
+        expected="supported",
+        reason="Wang & Tian (2016); He et al. (2016): an identity path adds I to every per-step "
+               "Jacobian. Measured: no decay (a slow growth) vs -0.2 decades per step.",
+        analyse=analyse_g8,
+    ),
+    Claim(
+        id="G9", slug="attention", group="mechanism",
+        article="Attention lets the model look at relevant parts of the input directly, reducing the "
+                "reliance on long-range propagation.",
+        measured=f"With an attention readout, ||dy_T/dx_(T-k)|| changes by < {FLAT_DECADES:g} decade over "
+                 f"k = {TAIL_FROM}..T-1 in every seed, and its slope is flatter than rnn-tanh's "
+                 "(one-sided Mann-Whitney p < 0.05).",
+        expected="supported",
+        reason="Bahdanau et al. (2015): a one-hop path from the output to every past state. Measured: "
+               "the tail moves by < 0.2 decades at init, vs ~23 decades of decay without attention.",
+        analyse=analyse_g9,
+    ),
+    Claim(
+        id="L5", slug="recency-bias", group="mechanism",
+        article="Models hit by vanishing gradients give more weight to recent inputs and neglect the "
+                "distant past.",
+        measured="The memory horizon of rnn-tanh (largest lag with input saliency >= 1 % of its peak) "
+                 "is shorter than the lag delayed recall needs, at init and after a short training "
+                 "run (one-sided sign tests over seeds, p < 0.05).",
+        expected="supported",
+        reason="Follows from G1: saliency inherits the exponential decay. Measured: horizons of "
+               "about 8-10 steps against a needed lag of 51.",
+        analyse=analyse_l5,
+    ),
+]
