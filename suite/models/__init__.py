@@ -25,6 +25,10 @@ class Architecture:
     #: an architecture that is defined by its initialisation (IRNN) accepts no other
     defining_init: str | None = None
     zero_recurrent_bias: bool = False
+    #: where a user architecture came from ("import path", "entry point", "registered"; see
+    #: plugins.py) and a hash of its source file
+    origin: str = "builtin"
+    source: str | None = None
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -64,9 +68,17 @@ def make_model(arch, input_size: int, output_size: int, seed: int) -> RecurrentM
 
 
 def architecture(name: str) -> Architecture:
-    if name not in ARCHITECTURES:
-        raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {name!r}")
-    return ARCHITECTURES[name]
+    """A built-in name, or a user architecture: a name registered with `register_architecture`,
+    an import path "package.module:Class" or "file.py:Class", or an entry point of the group
+    "vgsuite.architectures" (see plugins.py)."""
+    if isinstance(name, str) and name in ARCHITECTURES:
+        return ARCHITECTURES[name]
+    from .plugins import resolve
+
+    return resolve(name)
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "RecurrentModel", "State", "architecture", "make_model"]
+from .plugins import register_architecture  # noqa: E402  (plugins needs Architecture)
+
+__all__ = ["ARCHITECTURES", "Architecture", "RecurrentModel", "State", "architecture", "make_model",
+           "register_architecture"]

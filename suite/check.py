@@ -1,0 +1,473 @@
+"""`vgsuite check`: the battery that answers "does my recurrent cell really avoid vanishing gradients?"
+
+    vgsuite check --arch mypkg.cells:MyCell --expect "critical_gap.delayed_recall>=100" --expect "decay>-0.05"
+
+For one architecture (built-in or a user's, see suite/models/plugins.py), side by side with rnn-tanh,
+LSTM and GRU under the very same protocol:
+
+1. the architecture contract (`suite.contract`) at hidden 8; a fatal failure stops the battery;
+2. at initialisation, on each task's inputs (the report's probe protocol, `suite.figures`): the
+   gradient decay rate (decades per step of ||dL/dh_{T-k}||, task loss, float64 log-space probe;
+   mean over seeds with a Student-t 95 % CI) and the memory horizon (median over seeds of the
+   largest lag whose input saliency is >= 1 % of its peak);
+3. the critical gap on each task: the largest gap of the ladder solved (task criterion, within the
+   step budget) by >= 80 % of the seeds, walking up the ladder; an architecture stops climbing at
+   its first failed rung, so the runs above it are never trained. Runs go through the sweep
+   runner into the results store: a killed check resumes, and the baselines' runs (and any the
+   claims already made) are reused.
+
+Budgets (`BATTERIES`): "quick" (a few minutes on 2 cores: delayed recall only, gaps 10/30/100,
+3 seeds, hidden 32, the quick profile's training) and "full" (every task, the full profile's
+ladders, seeds and training). `--tasks`, `--gaps`, `--seeds`, `--steps` narrow either.
+
+Exit status: 1 when a contract check fails or a run of the architecture cannot be trained, or when
+a stated expectation (`--expect METRIC OP VALUE`) does not hold; else 0. Without expectations the
+numbers are reported, never judged. Bad input (an arch that does not resolve, an expectation that
+does not parse) is a ValueError: one line, exit 2.
+
+Expectations: METRIC is decay, horizon or critical_gap, optionally with ".task" (without it: the
+battery's first task); OP one of >= <= > < == !=; VALUE a number or a baseline's name (compare with
+that baseline's measurement). A critical gap below the first rung counts as 0; one with no failure on
+the ladder is a lower bound (the top rung).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import stats
+from .contract import CheckResult, run_contract
+from .figures import TASK_OPTIONS
+from .models import architecture
+from .models.plugins import SOURCE_OPTION
+from .profiles import FULL, QUICK, profile
+from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
+
+SCHEMA = "vgsuite-check/1"
+BASELINES = ("rnn-tanh", "lstm", "gru")
+CRITICAL_FRACTION = 0.8
+METRICS = ("decay", "horizon", "critical_gap")
+OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+       "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+class ExpectationError(ValueError):
+    """An --expect that does not parse or names something the battery does not measure."""
+
+
+# -- budgets ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Battery:
+    name: str
+    tasks: tuple[str, ...]
+    gaps: tuple[tuple[str, tuple[int, ...]], ...]   # task -> ladder (empty: no training)
+    seeds: int
+    hidden: int
+    train: TrainSpec
+    probe_gap: int
+    probe_seeds: int
+    probe_batch: int
+    layers: int = 1
+    baselines: tuple[str, ...] = BASELINES
+
+    def ladder(self, task: str) -> tuple[int, ...]:
+        return dict(self.gaps).get(task, ())
+
+    @property
+    def trains(self) -> bool:
+        return any(gaps for _, gaps in self.gaps)
+
+    def describe(self) -> str:
+        text = (f"{self.name} battery: hidden {self.hidden}, layers {self.layers}; probes at gap "
+                f"{self.probe_gap}, {self.probe_seeds} seeds x batch {self.probe_batch}")
+        if self.trains:
+            ladders = "; ".join(f"{t} {','.join(map(str, g))}" for t, g in self.gaps if g)
+            text += (f"; critical gap over {self.seeds} seeds, {self.train.steps} steps "
+                     f"(lr {self.train.lr:g}, batch {self.train.batch_size}): {ladders}")
+        return text
+
+
+QUICK_GAPS = {"delayed_recall": (10, 30, 100), "copy": (10, 20, 50), "adding": (10, 30, 100)}
+BATTERIES = {
+    "quick": dict(tasks=("delayed_recall",), gaps=QUICK_GAPS, seeds=3, hidden=QUICK.hidden, train=QUICK.train,
+                  probe_gap=100, probe_seeds=3, probe_batch=8),
+    "full": dict(tasks=("delayed_recall", "copy", "adding"), gaps=dict(FULL.gaps), seeds=FULL.seeds,
+                 hidden=FULL.hidden, train=FULL.train, probe_gap=300, probe_seeds=5, probe_batch=16),
+}
+
+
+def make_battery(name: str = "quick", *, tasks=None, gaps=None, seeds=None, steps=None, hidden=None,
+                 layers: int = 1, probe_gap=None, probe_seeds=None, probe_batch=None,
+                 baselines=None, train: bool = True) -> Battery:
+    """The `name` battery ("quick" or "full") with any of its settings narrowed."""
+    from tasks import task_class
+
+    if name not in BATTERIES:
+        raise ValueError(f"profile must be one of {sorted(BATTERIES)}, got {name!r}")
+    base = BATTERIES[name]
+    tasks = tuple(tasks or base["tasks"])
+    for task in tasks:
+        task_class(task)
+    for label, value in (("seeds", seeds), ("steps", steps), ("hidden", hidden), ("layers", layers),
+                         ("probe_gap", probe_gap), ("probe_batch", probe_batch)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{label.replace('_', '-')} must be an integer >= 1, got {value!r}")
+    if probe_seeds is not None and (not isinstance(probe_seeds, int) or probe_seeds < 2):
+        raise ValueError(f"probe-seeds must be an integer >= 2 (a CI needs two), got {probe_seeds!r}")
+    if gaps is not None:
+        gaps = sorted(set(gaps))
+        if not gaps or any(isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in gaps):
+            raise ValueError(f"gaps must be integers >= 1, got {gaps!r}")
+    ladders = {t: (tuple(gaps) if gaps is not None else tuple(base["gaps"].get(t) or profile(name).gaps_for(t)))
+               for t in tasks} if train else {}
+    train_spec = base["train"] if steps is None else replace(base["train"], steps=steps,
+                                                              eval_every=min(base["train"].eval_every, steps))
+    baselines = tuple(BASELINES if baselines is None else baselines)
+    for b in baselines:
+        ArchSpec(b)  # validates the name
+    return Battery(name, tasks, tuple(sorted(ladders.items())), seeds or base["seeds"], hidden or base["hidden"],
+                   train_spec, probe_gap or base["probe_gap"], probe_seeds or base["probe_seeds"],
+                   probe_batch or base["probe_batch"], layers, baselines)
+
+
+# -- expectations ----------------------------------------------------------------------------------
+
+_EXPECT = re.compile(r"^\s*([A-Za-z_]+)(?:\.([A-Za-z_]+))?\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    text: str
+    metric: str          # "decay.delayed_recall"
+    op: str
+    target: float | str  # a number or a baseline label
+
+    def holds(self, measures: dict, label: str) -> dict:
+        measured = measures[label][self.metric]["value"]
+        target = (self.target if isinstance(self.target, float)
+                  else measures[self.target][self.metric]["value"])
+        ok = (measured is not None and target is not None and OPS[self.op](_num(measured), _num(target)))
+        return {"expect": self.text, "metric": self.metric, "op": self.op,
+                "target": self.target, "target_value": target, "measured": measured, "passed": bool(ok)}
+
+
+def _num(value) -> float:
+    return -math.inf if value is None else float(value)
+
+
+def parse_expectation(text: str, battery: Battery) -> Expectation:
+    match = _EXPECT.match(text or "")
+    if not match:
+        raise ExpectationError(f"expect must look like METRIC OP VALUE, e.g. 'critical_gap.delayed_recall>=100' "
+                               f"or 'decay>-0.05' (OP one of {list(OPS)}), got {text!r}")
+    metric, task, op, value = match.groups()
+    if metric not in METRICS:
+        raise ExpectationError(f"expect {text!r}: metric must be one of {list(METRICS)}, got {metric!r}")
+    task = task or battery.tasks[0]
+    if task not in battery.tasks:
+        raise ExpectationError(f"expect {text!r}: task {task!r} is not in this check's tasks "
+                               f"{list(battery.tasks)}; add it with --tasks")
+    if metric == "critical_gap" and not battery.ladder(task):
+        raise ExpectationError(f"expect {text!r}: the critical gap needs training, which this check skips")
+    try:
+        target: float | str = float(value)
+        if math.isnan(target):
+            raise ValueError
+    except ValueError:
+        if value not in battery.baselines:
+            raise ExpectationError(f"expect {text!r}: VALUE must be a number or a baseline of this check "
+                                   f"{list(battery.baselines)}, got {value!r}") from None
+        target = value
+    return Expectation(text.strip(), f"{metric}.{task}", op, target)
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+def _probe(arch: ArchSpec, task: str, battery: Battery, device: str) -> dict:
+    from .probes import build_model, decay_rate, gradient_profile, input_saliency, mean_ci, memory_horizon, probe_batch
+
+    task_spec = TaskSpec(task, battery.probe_gap, TASK_OPTIONS.get(task, {}))
+    built = task_spec.build()
+    slopes, horizons, censored, notes = [], [], [], []
+    for seed in range(battery.probe_seeds):
+        model = build_model(arch, task_spec, seed, device)
+        x, y = probe_batch(task_spec, battery.probe_batch, seed, device)
+        try:
+            profile_ = gradient_profile(model, x, loss="task", task=built, y=y, probe_seed=seed)
+            slopes.append(decay_rate(profile_.k, profile_.mean()).slope)
+        except ValueError:  # an exact-zero gradient within 3 lags: nothing reaches back
+            zero = np.flatnonzero(~np.isfinite(profile_.mean()))
+            notes.append(f"seed {seed}: the gradient is exactly 0 from lag {int(zero[0]) if len(zero) else '?'} on")
+            slopes.append(-math.inf)
+        except RuntimeError as exc:
+            if "does not require grad" not in str(exc):
+                raise
+            notes.append(f"seed {seed}: step(x_t, state) does not depend on the state through autograd: "
+                         "the gradient never reaches an earlier step")
+            slopes.append(-math.inf)
+        try:
+            sal = input_saliency(model, x)
+            h, c = memory_horizon(sal.mean(), sal.k)
+        except (ValueError, RuntimeError):  # no finite saliency, or no path from the inputs at all
+            h, c = 0, False
+        horizons.append(h)
+        censored.append(bool(c))
+    finite = all(math.isfinite(s) for s in slopes)
+    mean, ci = mean_ci(slopes) if finite else (-math.inf, None)
+    return {
+        "decay": {"value": mean, "ci": list(ci) if ci else None, "n": len(slopes), "per_seed": slopes,
+                  "notes": notes},
+        "horizon": {"value": float(np.median(horizons)), "min": min(horizons), "max": max(horizons),
+                    "censored": sum(censored), "n": len(horizons)},
+    }
+
+
+def _probe_cached(arch: ArchSpec, task: str, battery: Battery, device: str, cache) -> dict:
+    params = {"arch": asdict(arch), "task": task, "probe_gap": battery.probe_gap, "seeds": battery.probe_seeds,
+              "batch": battery.probe_batch, "device": device}
+    data = cache.get_or_compute("check-probe", params, lambda: _jsonable(_probe(arch, task, battery, device)))
+    for entry in data.values():  # JSON stores -inf as None
+        if entry.get("value") is None and "per_seed" in entry:
+            entry["value"] = -math.inf
+    return data
+
+
+def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: str, workers: int,
+                   progress) -> tuple[dict, dict]:
+    """label -> task -> critical-gap entry; and label -> error for runs that failed."""
+    from .sweep import ensure_runs, load_results
+
+    out = {label: {} for label in arms}
+    errors: dict[str, str] = {}
+    for task in battery.tasks:
+        ladder = battery.ladder(task)
+        if not ladder:
+            continue
+        climbing = list(arms)
+        success = {label: {} for label in arms}
+        for gap in ladder:
+            if not climbing:
+                break
+            specs = {label: [RunSpec(TaskSpec(task, gap), arms[label], battery.train, seed, device)
+                             for seed in range(battery.seeds)] for label in climbing}
+            flat = [s for group in specs.values() for s in group]
+            summary = ensure_runs(flat, store, workers=min(workers, len(flat)), progress=progress)
+            failed = {f.spec.key: f.reason for f in summary.failed}
+            results = load_results(flat, store, strict=False)
+            for label in list(climbing):
+                missing = [s for s in specs[label] if s.key not in results]
+                if missing:
+                    errors[label] = (f"training {task} gap {gap} failed: "
+                                     f"{failed.get(missing[0].key, 'no stored result')}")
+                    climbing.remove(label)
+                    continue
+                solved = sum(bool(results[s.key].solved) for s in specs[label])
+                success[label][gap] = (solved, battery.seeds)
+                if solved / battery.seeds < CRITICAL_FRACTION:
+                    climbing.remove(label)
+        for label in arms:
+            entry = {"value": None, "bracket": None, "lower_bound": False, "ladder": list(ladder),
+                     "success": {str(g): list(v) for g, v in success[label].items()}}
+            if success[label]:
+                crit, (_, upper) = stats.critical_gap(success[label], CRITICAL_FRACTION)
+                top = max(success[label]) == ladder[-1]
+                entry.update(value=crit if crit is not None else 0, lower_bound=upper is None and top,
+                             bracket=_bracket(crit, upper, ladder))
+            out[label][f"critical_gap.{task}"] = entry
+    return out, errors
+
+
+def _bracket(crit, upper, ladder) -> str:
+    if crit is None:
+        return f"< {ladder[0]}"
+    if upper is None:
+        return f">= {crit}"
+    return f"[{crit}, {upper})"
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+@dataclass
+class CheckReport:
+    arch: str
+    label: str
+    battery: Battery
+    contract: list[CheckResult]
+    measures: dict = field(default_factory=dict)      # label -> metric -> entry
+    expectations: list[dict] = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
+    stopped: str | None = None                        # why the battery stopped early
+    source: str | None = None
+    wall_s: float = 0.0
+
+    @property
+    def contract_ok(self) -> bool:
+        return all(r.passed for r in self.contract) and self.label not in self.errors
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.contract_ok and all(e["passed"] for e in self.expectations) else 1
+
+    def reason(self) -> str:
+        failed = [r.check for r in self.contract if not r.passed]
+        bad = [e["expect"] for e in self.expectations if not e["passed"]]
+        parts = []
+        if failed:
+            parts.append(f"contract check(s) failed: {', '.join(failed)}")
+        if self.label in self.errors:
+            parts.append(self.errors[self.label])
+        if bad:
+            parts.append(f"expectation(s) not met: {', '.join(bad)}")
+        if not parts:
+            return ("every contract check passed" + (" and every expectation holds" if self.expectations
+                                                     else "; no expectations stated (--expect)"))
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return _jsonable({
+            "schema": SCHEMA, "arch": self.arch, "label": self.label, "source": self.source,
+            "battery": asdict(self.battery) | {"description": self.battery.describe()},
+            "contract": [r.to_dict() for r in self.contract],
+            "measures": self.measures, "expectations": self.expectations, "errors": self.errors,
+            "stopped": self.stopped, "exit_code": self.exit_code, "reason": self.reason(),
+            "rule": "exit 1 when a contract check fails, a run of the architecture fails, or an "
+                    "expectation does not hold; else 0",
+            "wall_s": round(self.wall_s, 1),
+        })
+
+    def render(self) -> str:
+        from tabulate import tabulate
+
+        lines = [f"vgsuite check: {self.arch}" + (f" (source {self.source})" if self.source else ""),
+                 f"  {self.battery.describe()}", ""]
+        passed = sum(r.passed for r in self.contract)
+        lines.append(f"Contract (hidden 8, layers {self.battery.layers}): {passed}/{len(self.contract)} checks passed")
+        for r in self.contract:
+            lines.append(f"  {'ok  ' if r.passed else 'FAIL'} {r.check}" + (f": {r.message}" if r.message else ""))
+        if self.stopped:
+            lines += ["", f"Stopped: {self.stopped}"]
+        if self.measures:
+            labels = [self.label, *[b for b in self.battery.baselines if b != self.label]]
+            metrics = [m for m in self.measures[self.label]]
+            rows = [[m + _unit(m), *[_cell(self.measures[lab].get(m)) for lab in labels]] for m in metrics]
+            lines += ["", tabulate(rows, ["measure", *labels], disable_numparse=True)]
+            notes = self.measures[self.label].get(f"decay.{self.battery.tasks[0]}", {}).get("notes")
+            lines += [f"  note: {n}" for n in notes or []]
+            lines += ["  decay: log10 gradient norm per step back in time (0 = none lost), mean over seeds [95% CI];",
+                      "  horizon: median lag whose input saliency is still >= 1% of its peak (+ = censored);",
+                      "  critical gap: largest gap solved by >= 80% of seeds ([solved, failed) bracket)."]
+        for label, error in self.errors.items():
+            lines.append(f"  error ({label}): {error}")
+        if self.expectations:
+            lines += ["", "Expectations:"]
+            for e in self.expectations:
+                target = "" if isinstance(e["target"], float) else f" ({e['target']}: {_short(e['target_value'])})"
+                lines.append(f"  {'PASS' if e['passed'] else 'FAIL'} {e['expect']}: measured "
+                             f"{_short(e['measured'])}{target}")
+        lines += ["", f"Result: exit {self.exit_code}: {self.reason()} ({self.wall_s:.0f} s)"]
+        return "\n".join(lines)
+
+
+def _unit(metric: str) -> str:
+    return {"decay": " (decades/step)", "horizon": " (steps)"}.get(metric.split(".")[0], "")
+
+
+def _short(value) -> str:
+    if value is None or (isinstance(value, float) and value == -math.inf):
+        return "-inf"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _cell(entry) -> str:
+    if not entry:
+        return "-"
+    if "per_seed" in entry:  # decay
+        if entry["ci"] is None:
+            return "-inf (gradient exactly 0)" if entry["value"] == -math.inf else _short(entry["value"])
+        return f"{entry['value']:.4f} [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]"
+    if "censored" in entry:  # horizon
+        return f"{entry['value']:g}" + ("+" if entry["censored"] else "") + f" ({entry['min']}-{entry['max']})"
+    if "bracket" in entry:
+        return entry["bracket"] or "error"
+    return str(entry.get("value"))
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# -- the battery -----------------------------------------------------------------------------------
+
+def short_label(name: str) -> str:
+    """'examples/indrnn.py:IndRNNCell' -> 'IndRNNCell'; registered and built-in names stay."""
+    return name.rpartition(":")[2] if ":" in name else name
+
+
+def run_check(name: str, battery: Battery, *, options: dict | None = None, expect=(), store=None,
+              cache=None, device: str = "cpu", workers: int = 1, progress=None, log=None) -> CheckReport:
+    """Run the battery on architecture `name`. `store` is a Store or a path (None: a temporary one)."""
+    import tempfile
+
+    from .cache import ResultCache
+    from .store import Store
+
+    started = time.perf_counter()
+    entry = architecture(name)  # named errors for names that do not resolve
+    expectations = [parse_expectation(e, battery) for e in expect]
+    opts = dict(options or {})
+    if entry.source and entry.origin != "builtin":
+        opts[SOURCE_OPTION] = entry.source
+    user = ArchSpec(name, hidden=battery.hidden, layers=battery.layers, options=opts)
+    label = short_label(name)
+    if label in battery.baselines and name != label:
+        label = name
+    report = CheckReport(name, label, battery, run_contract(name, battery.layers, device), source=entry.source)
+    say = log or (lambda text: None)
+    say(f"contract: {sum(r.passed for r in report.contract)}/{len(report.contract)} checks passed")
+    fatal = [r.check for r in report.contract if r.fatal and not r.passed]
+    if fatal:
+        report.stopped = f"fatal contract failure ({', '.join(fatal)}): the probes would measure nothing meaningful"
+        report.wall_s = time.perf_counter() - started
+        return report
+
+    arms = {label: user, **{b: ArchSpec(b, hidden=battery.hidden, layers=battery.layers)
+                            for b in battery.baselines if b != label}}
+    with tempfile.TemporaryDirectory(prefix="vgsuite-check-") as tmp:
+        db = store if isinstance(store, Store) else Store(store if store is not None else Path(tmp) / "runs.sqlite")
+        cache = cache if cache is not None else ResultCache(db.path.parent / "cache.json")
+        try:
+            for lab, arch in arms.items():
+                report.measures[lab] = {}
+                for task in battery.tasks:
+                    say(f"probing {lab} on {task} (gap {battery.probe_gap})")
+                    data = _probe_cached(arch, task, battery, device, cache)
+                    report.measures[lab][f"decay.{task}"] = data["decay"]
+                    report.measures[lab][f"horizon.{task}"] = data["horizon"]
+            if battery.trains:
+                say(f"critical gaps: training {', '.join(arms)} up their ladders (store {db.path})")
+                gaps, report.errors = _critical_gaps(arms, battery, db, device, workers, progress)
+                for lab in arms:
+                    report.measures[lab].update(gaps[lab])
+        finally:
+            if db is not store:
+                db.close()
+    report.expectations = [e.holds(report.measures, label) for e in expectations]
+    report.wall_s = time.perf_counter() - started
+    return report
+
+
+__all__ = ["BASELINES", "BATTERIES", "Battery", "CheckReport", "Expectation", "ExpectationError",
+           "make_battery", "parse_expectation", "run_check", "short_label"]
