@@ -1,0 +1,7 @@
+"""`python -m suite.cli ...` is `vgsuite ...`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

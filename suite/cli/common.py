@@ -1,0 +1,121 @@
+"""Flags and helpers shared by the subcommands: run specs from flags, the results store."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+
+from tasks import TASKS
+
+from ..mitigations import CLIP_MODES, INITS
+from ..models import ARCHITECTURES
+from ..specs import OPTIMIZERS, ArchSpec, RunSpec, TaskSpec, TrainSpec
+from .registry import UsageError
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """'key=value' with value read as a Python literal when it is one (4, 0.5, 'tcn')."""
+    if "=" not in text:
+        raise UsageError(f"options take the form key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, single: bool = True) -> None:
+    """Flags that describe a task, an architecture and a training protocol."""
+    if single:
+        parser.add_argument("--task", required=True, help=f"one of {', '.join(TASKS)}")
+        parser.add_argument("--gap", type=int, required=True, help="the task's gap (>= 1)")
+        parser.add_argument("--arch", default="rnn-tanh", help=f"one of {', '.join(ARCHITECTURES)}")
+        parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="task variant option, e.g. variant=tcn or loss_window=recall")
+    parser.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="architecture option, e.g. skip=4 for resrnn")
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--init", default="default", help=f"recurrent init: {', '.join(INITS)}")
+    parser.add_argument("--init-gain", type=float, default=1.0,
+                        help="scale of the recurrent init (the spectral radius for orthogonal/identity)")
+    parser.add_argument("--forget-bias", type=float, default=None, help="LSTM forget-gate bias")
+    parser.add_argument("--clip", type=float, default=None, help="gradient clipping threshold")
+    parser.add_argument("--clip-mode", default="norm", help=f"{' or '.join(CLIP_MODES)}")
+    parser.add_argument("--steps", type=int, default=2000, help="step budget")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--optimizer", default="adam", help=f"one of {', '.join(OPTIMIZERS)}")
+    parser.add_argument("--eval-every", type=int, default=50)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+
+
+def arch_from_args(args, name: str) -> ArchSpec:
+    return ArchSpec(
+        name=name, hidden=args.hidden, layers=args.layers, init=args.init,
+        init_gain=args.init_gain, forget_bias=args.forget_bias,
+        options=dict(parse_option(o) for o in args.arch_option),
+    )
+
+
+def train_from_args(args) -> TrainSpec:
+    return TrainSpec(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        clip=args.clip, clip_mode=args.clip_mode, eval_every=args.eval_every,
+    )
+
+
+def task_from_args(args, name: str, gap: int) -> TaskSpec:
+    return TaskSpec(name, gap, dict(parse_option(o) for o in args.task_option))
+
+
+def spec_from_args(args) -> RunSpec:
+    return RunSpec(
+        task=task_from_args(args, args.task, args.gap),
+        arch=arch_from_args(args, args.arch),
+        train=train_from_args(args),
+        seed=args.seed,
+        device=args.device,
+    )
+
+
+
+def comma_list(name: str, text: str | None, kind=str) -> list | None:
+    """'10,30,100' -> [10, 30, 100]; None stays None."""
+    if text is None:
+        return None
+    try:
+        values = [kind(item.strip()) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise UsageError(f"{name} must be a comma-separated list of {kind.__name__}s, got {text!r}") from None
+    if not values:
+        raise UsageError(f"{name} must not be empty, got {text!r}")
+    return values
+
+
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", metavar="PATH", default=None,
+                        help="results store (default: $VGSUITE_STORE or .vgsuite/results.sqlite)")
+
+
+def store_path(args):
+    from pathlib import Path
+
+    from ..store import default_store_path
+
+    return Path(args.store) if args.store else default_store_path()
+
+
+def open_store(path, *, must_exist: bool = False):
+    """The Store at `path`; a foreign or corrupt file is a UsageError (exit 2), left untouched."""
+    from ..store import Store, StoreError
+
+    if must_exist and not path.exists():
+        raise UsageError(f"store: no results store at {str(path)!r} (a sweep creates one)")
+    try:
+        return Store(path)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+
