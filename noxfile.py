@@ -4,6 +4,7 @@
     nox -s tests                        # unit tests + quick-profile claim tests (what CI runs)
     nox -s report -- --profile quick    # the chain on the quick profile; args reach every step
     nox -s bench                        # speed benchmark -> reports/bench.md
+    nox -s regression                   # claims' verdicts vs reports/baseline.json (-- --update)
 
 Every session installs the package into its own virtualenv with `constraints.txt`, which pins
 torch to the CPU build that the CI machines have offline (an unpinned torch pulls a CUDA build).
@@ -14,6 +15,10 @@ re-renders.
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import nox
 
 nox.needs_version = ">=2024.3.2"
@@ -23,6 +28,8 @@ nox.options.sessions = ["report"]
 
 PYTHON = "3.11"
 CONSTRAINTS = ("-c", "constraints.txt")
+BASELINE = "reports/baseline.json"  # the committed quick-profile verdicts (nox -s regression)
+VERDICTS = ".vgsuite/verdicts"      # where the claim tests write this run's verdicts
 #: flags of `vgsuite report` that the other steps of the chain do not take
 REPORT_ONLY_FLAGS = ("--out",)
 
@@ -34,7 +41,7 @@ def install(session: nox.Session, extras: str = "test") -> None:
 def chain_args(session: nox.Session, *, report: bool = False) -> list[str]:
     """The posargs, defaulting to the full profile; report-only flags kept for the report step."""
     args, skip = [], False
-    for i, arg in enumerate(session.posargs):
+    for arg in session.posargs:
         if skip:
             skip = False
             continue
@@ -48,11 +55,45 @@ def chain_args(session: nox.Session, *, report: bool = False) -> list[str]:
     return args
 
 
+def fresh_verdicts() -> str:
+    """An empty folder for the verdict lines the claim tests write ($VGSUITE_VERDICTS)."""
+    shutil.rmtree(VERDICTS, ignore_errors=True)
+    return VERDICTS
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Unit tests and the quick-profile claim tests (what CI runs). Extra args go to pytest."""
+    """Unit tests, quick-profile claim tests and the regression check (what CI runs).
+
+    The regression check compares the verdicts the claim tests computed anyway with
+    reports/baseline.json (on a full default run only). Extra args go to pytest."""
     install(session)
-    session.run("python", "-m", "pytest", "-n", "2", "--dist", "worksteal", *session.posargs)
+    verdicts = fresh_verdicts()
+    session.run("python", "-m", "pytest", "-n", "2", "--dist", "worksteal", *session.posargs,
+                env={"VGSUITE_VERDICTS": verdicts})
+    if session.posargs or os.environ.get("VGSUITE_PROFILE", "quick") != "quick" \
+            or os.environ.get("VGSUITE_MASTER_SEED", "0") != "0":
+        session.log("regression check skipped: it compares a full default run with the quick baseline")
+    elif not Path(BASELINE).exists():
+        session.warn(f"regression check skipped: no {BASELINE} (create it: nox -s regression -- --update)")
+    else:
+        session.run("vgsuite", "compare", BASELINE, verdicts)
+
+
+@nox.session(python=PYTHON, default=False)
+def regression(session: nox.Session) -> None:
+    """Quick-profile claim verdicts vs reports/baseline.json; `-- --update` rewrites the baseline.
+
+    Exit 1 on a regression (a verdict flip, a key number outside the baseline's CI, a missing
+    claim). With `-- --update` this run becomes the baseline (review the printed differences, then
+    commit the file); other args go to `vgsuite compare` (e.g. --rtol 0.1)."""
+    install(session)
+    verdicts = fresh_verdicts()
+    # a claim test that fails shows up as a verdict flip in the comparison, so go on to compare
+    session.run("python", "-m", "pytest", "tests/test_claims.py", "-m", "claim", "-k", "cpu", "-n", "2",
+                env={"VGSUITE_VERDICTS": verdicts, "VGSUITE_PROFILE": "quick", "VGSUITE_MASTER_SEED": "0"},
+                success_codes=[0, 1])
+    session.run("vgsuite", "compare", BASELINE, verdicts, *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
@@ -87,7 +128,16 @@ def gpu(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Training speed: bare PyTorch vs a vgsuite run vs batched runs (S = 8, 32), side by side ->
+    reports/bench.md and reports/bench.json. A few minutes; `-- --quick` for H=64, T=100 only.
+    Args go to benchmarks/bench.py (--threads, --rounds, --task, --archs, --out)."""
+    install(session)
+    session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
 def lint(session: nox.Session) -> None:
     """Static checks with ruff."""
     session.install("ruff")
-    session.run("ruff", "check", "suite", "tasks", "tests", "noxfile.py", *session.posargs)
+    session.run("ruff", "check", "suite", "tasks", "tests", "examples", "noxfile.py", *session.posargs)
