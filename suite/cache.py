@@ -4,7 +4,8 @@ Training runs live in the SQLite store; what is *computed from* them or from pro
 gradient-profile panel) is cheap to keep and slow to redo, so `nox` can re-render the report in
 seconds. An entry's key is the sha256 of its parameters plus a fingerprint of the suite's source
 code: any change to `suite/` or `tasks/` invalidates every entry, so a stale number is never
-reused. The file is written atomically (temporary file + rename) and a corrupt file is ignored,
+reused (a kind listed in `DEPENDENCIES` is invalidated only by changes to what it depends on).
+The file is written atomically (temporary file + rename) and a corrupt file is ignored,
 never trusted.
 """
 
@@ -21,12 +22,21 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """sha256 of every Python source file of the suite and the tasks, in a stable order."""
+#: what each kind of entry depends on (paths under the repository root); other kinds: everything
+DEPENDENCIES = {
+    "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/mitigations.py", "suite/specs.py",
+                  "suite/stats.py", "suite/train.py", "suite/figures.py", "suite/environment.py"),
+}
+EVERYTHING = ("suite", "tasks")
+
+
+@lru_cache(maxsize=None)
+def code_fingerprint(paths: tuple[str, ...] = EVERYTHING) -> str:
+    """sha256 of the Python source files under `paths`, in a stable order."""
     digest = hashlib.sha256()
-    for package in ("suite", "tasks"):
-        for path in sorted((ROOT / package).rglob("*.py")):
+    for name in paths:
+        root = ROOT / name
+        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
             digest.update(str(path.relative_to(ROOT)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -48,7 +58,8 @@ class ResultCache:
 
     @staticmethod
     def key(kind: str, params: dict) -> str:
-        text = json.dumps({"kind": kind, "params": params, "code": code_fingerprint()}, sort_keys=True)
+        code = code_fingerprint(DEPENDENCIES.get(kind, EVERYTHING))
+        text = json.dumps({"kind": kind, "params": params, "code": code}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def get_or_compute(self, kind: str, params: dict, compute: Callable[[], dict]) -> dict:
