@@ -16,9 +16,13 @@ moment (Ctrl-C or kill -9), run it again and it finishes the rest; only runs in 
 The store keeps one row per key, so two sweeps over overlapping grids may share one file. A run
 that raises is stored as "failed" with its error and retried by the next sweep; the sweep goes on.
 
-Execution is two small functions, so that a batched trainer (several seeds in one forward pass)
-can plug in later: `group_runs` splits the pending specs into groups that can be trained
-together (singletons for now) and `execute_group` trains one group and stores each result.
+Execution is two small functions: `group_runs` splits the pending specs into groups that can be
+trained together (suite.batched: compatible runs, e.g. the seeds of one configuration, up to 16
+at a time) and `execute_group` trains one group as one batched model and stores each result.
+Every spec the sweep batches (suite.batched.sweep_key: the built-in architectures except
+rnn-attention, and except LSTM on CPU, where PyTorch's fused LSTM is faster per run) goes through
+the batched trainer, alone or not, so a stored result does not depend on how a sweep happened to group it;
+the others train alone with suite.train.
 With `workers > 1` the groups go to "spawn" worker processes, each with its own Store connection
 and cores // workers torch threads.
 """
@@ -32,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -41,6 +46,7 @@ from tqdm import tqdm
 
 from tasks import task_class
 
+from . import batched  # looked up at call time, like training
 from . import train as training  # looked up at call time, so tests can patch suite.train.run
 from .environment import metadata, resolve_device, set_threads
 from .profiles import Profile
@@ -199,26 +205,44 @@ def describe_error(exc: BaseException, frames: int = TRACEBACK_FRAMES) -> str:
 
 # -- execution --------------------------------------------------------------------------------
 
+#: train compatible specs together with suite.batched; False: every spec alone with suite.train
+BATCHED = True
+
+
 def group_runs(specs: Sequence[RunSpec]) -> list[list[RunSpec]]:
-    """Groups of specs that can be trained together. One run per group until a batched
-    trainer exists; it would group by (task, arch, train, device) and batch the seeds."""
-    return [[spec] for spec in specs]
+    """Groups of specs to train together (suite.batched.group_specs, sweep_key); others alone."""
+    if not BATCHED:
+        return [[spec] for spec in specs]
+    return batched.group_specs(specs, key=batched.sweep_key)
 
 
 def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
-    """Train each spec of `group` (unless stored meanwhile) and store its result or failure."""
-    outcomes = []
-    for spec in group:
-        if store.has(spec.key):  # another sweep on the same store finished it
-            outcomes.append(RunOutcome(spec.key, "stored"))
+    """Train the specs of `group` not stored meanwhile (batchable ones together, in compatible
+    subgroups; others one by one) and store each result or failure. Should batched training
+    raise, those runs train one by one instead, so a run fails only for a reason of its own."""
+    pending = [spec for spec in group if not store.has(spec.key)]  # others: another sweep did them
+    results = {}
+    for sub in batched.group_specs(pending, key=batched.sweep_key) if BATCHED else []:
+        if batched.sweep_key(sub[0]) is None:
             continue
         try:
-            result, status, error = training.run(spec).to_dict(), "ok", None
-        except Exception as exc:  # the run failed, not the sweep: record it and go on
-            result, status, error = {}, "failed", describe_error(exc)
-        store.put(spec.key, spec.to_dict(), result, metadata(spec.device), status, error)
-        outcomes.append(RunOutcome(spec.key, status, error))
-    return outcomes
+            results.update({s.key: r.to_dict() for s, r in zip(sub, batched.run_batch(sub))})
+        except Exception as exc:  # the reference path below will train them
+            warnings.warn(f"batched training of {len(sub)} runs failed "
+                          f"({describe_error(exc).splitlines()[0]}); training them one by one", stacklevel=2)
+    outcomes = {spec.key: RunOutcome(spec.key, "stored") for spec in group}
+    for spec in pending:
+        if spec.key in results:
+            result, status, error = results[spec.key], "ok", None
+        else:
+            try:
+                result, status, error = training.run(spec).to_dict(), "ok", None
+            except Exception as exc:  # the run failed, not the sweep: record it and go on
+                result, status, error = {}, "failed", describe_error(exc)
+        meta = metadata(spec.device) | {"trainer": "suite.batched" if spec.key in results else "suite.train"}
+        store.put(spec.key, spec.to_dict(), result, meta, status, error)
+        outcomes[spec.key] = RunOutcome(spec.key, status, error)
+    return [outcomes[spec.key] for spec in group]
 
 
 def available_cores() -> int:

@@ -12,6 +12,7 @@ import time
 import pytest
 import torch
 
+import suite.sweep
 import suite.train
 from suite.cli import build_parser, main, sweep_specs
 from suite.profiles import FULL, QUICK
@@ -103,6 +104,7 @@ def test_failed_runs_are_reported_and_exit_1(tmp_path, capsys, monkeypatch):
         return real(spec)
 
     monkeypatch.setattr(suite.train, "run", flaky)
+    monkeypatch.setattr(suite.sweep, "BATCHED", False)  # every run through suite.train.run
     path = tmp_path / "runs.sqlite"
     assert main(["sweep", *TINY, "--store", str(path)]) == 1
     out = capsys.readouterr().out

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import suite.sweep
 import suite.train
 from suite import specs as specs_module
 from suite.profiles import FULL, PROFILES, QUICK, Profile, profile
@@ -252,6 +253,7 @@ def test_a_failing_run_is_stored_and_retried(tmp_path, monkeypatch):
         return REAL_RUN(spec)
 
     monkeypatch.setattr(suite.train, "run", flaky)
+    monkeypatch.setattr(suite.sweep, "BATCHED", False)  # every run through suite.train.run
     summary = ensure_runs(specs, path)
     assert (summary.ran, len(summary.failed)) == (3, 1) and not summary.complete
     failure = summary.failed[0]
@@ -275,9 +277,9 @@ def test_a_failing_run_is_stored_and_retried(tmp_path, monkeypatch):
     assert len(load_results(specs, path)) == 4
 
 
-def test_groups_are_singletons_and_execute_group_stores_each(tmp_path):
-    specs = tiny_grid()[:2]
-    assert group_runs(specs) == [[specs[0]], [specs[1]]]
+def test_compatible_runs_share_a_group_and_execute_group_stores_each(tmp_path):
+    specs = tiny_grid()[:2]  # two seeds of one configuration: one batch (suite.batched)
+    assert group_runs(specs) == [specs]
     with Store(tmp_path / "runs.sqlite") as store:
         assert [o.status for o in execute_group(specs, store)] == ["ok", "ok"]
         assert [o.status for o in execute_group(specs, store)] == ["stored", "stored"]
@@ -340,7 +342,8 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_sweep_killed_with_sigkill_resumes(tmp_path, capsys):
     path = tmp_path / "runs.sqlite"
-    args = ["--gaps", "3,5", "--archs", "rnn-tanh,gru", "--seeds", "5", "--steps", "20"]
+    # 12 configurations of 2 seeds: 12 batched groups, so the kill lands between groups
+    args = ["--gaps", "2,3,4,5,6,7", "--archs", "rnn-tanh,gru", "--seeds", "2", "--steps", "20"]
     total = len(cli_specs([*SWEEP[3:], *args]))
     proc = python("", *SWEEP, *args, "--workers", "2", "--store", str(path))
     deadline = time.monotonic() + 90

@@ -1,8 +1,8 @@
 """Gated recurrent networks: LSTM (Hochreiter & Schmidhuber 1997) and GRU (Cho et al. 2014).
 
-Training runs PyTorch's fused nn.LSTM / nn.GRU; the step view recomputes the same cells from the
-same parameters, with PyTorch's gate order (LSTM: input, forget, cell, output; GRU: reset,
-update, new):
+Training runs PyTorch's fused nn.LSTM, and the GRU of suite.batched_kernels on CPU (nn.GRU on
+CUDA); the step view recomputes the same cells from the same parameters, with PyTorch's gate
+order (LSTM: input, forget, cell, output; GRU: reset, update, new):
 
     LSTM  c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
     GRU   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),   h_t = (1 - z) * n + z * h_{t-1}
@@ -74,6 +74,19 @@ class LSTM(_Gated):
 class GRU(_Gated):
     module_cls = nn.GRU
     n_gates = 3
+
+    def hidden_sequence(self, x):
+        """On CPU, suite.batched_kernels' GRU (a stack of one network): PyTorch has no fused CPU
+        GRU, and autograd over its per-step ops is slower (benchmarks/bench.py). Same numbers to
+        float tolerance (tests/test_batched.py); nn.GRU elsewhere (cuDNN)."""
+        if x.device.type != "cpu":
+            return self.rnn(x)[0]
+        from ..batched_kernels import recurrent_layer
+
+        seq = x.transpose(0, 1).unsqueeze(0)  # (1, time, batch, in)
+        for layer in range(self.num_layers):
+            seq = recurrent_layer("gru", seq, *(p.unsqueeze(0) for p in self.layer_params(layer)))
+        return seq[0].transpose(0, 1)
 
     def state_names(self):
         return tuple(f"h{layer}" for layer in range(self.num_layers))

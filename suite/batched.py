@@ -1,0 +1,315 @@
+"""Batched multi-seed training: S compatible runs trained as one stacked model, `run_batch(specs)`.
+
+Small recurrent models on a CPU are latency-bound: a step of one run is hundreds of tiny kernels.
+A sweep is many small independent runs of a few shapes, so S of them go through one batched
+matmul per time step (suite.batched_model, suite.batched_kernels). Each member is still its own
+run, under the protocol of suite.train (see its docstring):
+
+* its own data: a generator seeded from its spec's `data_seed()`, sampled with `task.sample`;
+* its own initial weights: `make_model(arch, ..., init_seed())`, then stacked;
+* its own optimizer state: Adam, RMSprop and SGD act elementwise, so one update of the stacked
+  tensors is S independent updates (`BatchedOptimizer`; the per-member learning rate is a tensor);
+* its own loss (`task.loss` on its slice; the batch backpropagates their sum, whose gradient with
+  respect to member k's weights is member k's gradient alone), its own pre-clipping gradient norm
+  and its own clipping (by norm or by value, each member against its own threshold);
+* its own evaluations, early stop and divergence: a member that is solved (with early stop),
+  diverged or out of steps leaves the batch (its rows are dropped from the weights and the
+  optimizer state) and the rest go on, untouched by it;
+* its own `RunResult`, of the same structure as `suite.train.run`'s. `wall_s` is the member's
+  share of the batch's time: each step's (and evaluation's) time divided among the members in it.
+
+Numbers match a single run of the same spec to float tolerance (the kernels differ from the fused
+nn.RNN/nn.LSTM/nn.GRU at the last bits, which training amplifies slowly), and do not depend on
+which other runs share the batch: every member's arithmetic is the same whatever S is.
+
+Which specs can share a batch (`batch_key`): the same task (name, gap, options), architecture
+(name, hidden, layers, options), optimizer, batch size, evaluation schedule (eval_every,
+eval_size) and device. Free to differ per member (`PER_RUN_FIELDS`): the seed, the recurrent
+init and gain, the forget-gate bias, the learning rate, the clipping threshold and mode, the step
+budget and early stop. Architectures without a stacked kernel (rnn-attention) are not batchable.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from .batched_model import BatchedRNN, supports_class
+from .batched_optim import BatchedOptimizer, clip_, grad_norms
+from .environment import resolve_device
+from .models import ARCHITECTURES, make_model
+from .specs import RunSpec, canonical_json
+from .train import EvalPoint, RunResult
+
+# -- defaults ---------------------------------------------------------------------------------
+MAX_GROUP = 16                  # members per batch at most: the gain per run levels off from 8
+                                # to 16 (benchmarks/bench.py), and a killed sweep loses a group
+MEMORY_BUDGET = 2 * 2**30       # bytes of activations a batch may hold (sets the group size)
+EVAL_CHUNK_BYTES = 256 * 2**20  # per-member activation bytes of one evaluation chunk
+#: architectures a sweep trains alone on CPU although run_batch can stack them: PyTorch's fused
+#: (oneDNN) CPU LSTM is faster per run than the stacked kernel at one thread (0.75-0.87x at S = 8,
+#: benchmarks/bench.py), and the sweep's workers run one thread each on a 2-core machine
+CPU_ALONE = frozenset({"lstm"})
+PER_RUN_FIELDS = ("seed", "arch.init", "arch.init_gain", "arch.forget_bias", "train.lr",
+                  "train.clip", "train.clip_mode", "train.steps", "train.early_stop")
+
+
+@lru_cache(maxsize=1)
+def keep_freed_memory() -> bool:
+    """Have glibc keep freed memory for reuse rather than hand it back to the kernel (once per
+    process; True if set). A batch allocates tens of MB of activations per step; by default glibc
+    returns blocks over 32 MiB (and a heap top over 64 MiB) to the kernel on free, so each step
+    page-faults them in again, zero-filled, 4 KiB at a time: measured here, 135,000 faults and a
+    third of the wall time of an 8-member batch. Thresholds of 1 GiB avoid that, at the price of
+    the process keeping its peak memory. Linux with glibc only; VGSUITE_MALLOPT=0 turns it off."""
+    if os.environ.get("VGSUITE_MALLOPT", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 2**30) and libc.mallopt(m_trim_threshold, 2**31 - 1))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
+# -- compatibility ----------------------------------------------------------------------------
+
+def batchable(spec: RunSpec) -> bool:
+    """Whether `spec`'s architecture has a stacked kernel (built-in names only: a user
+    architecture trains alone, whatever it subclasses)."""
+    if spec.arch.name not in ARCHITECTURES:
+        return False
+    build = ARCHITECTURES[spec.arch.name].build
+    return supports_class(getattr(build, "func", build))
+
+
+def batch_key(spec: RunSpec) -> str | None:
+    """What the members of one batch share, as a string (None: `spec` trains alone)."""
+    if not batchable(spec):
+        return None
+    arch, train = spec.arch, spec.train
+    return canonical_json({
+        "task": spec.task, "device": spec.device,
+        "arch": [arch.name, arch.hidden, arch.layers, arch.options],
+        "train": [train.optimizer, train.batch_size, train.eval_every, train.eval_size],
+    })
+
+
+def member_bytes(spec: RunSpec) -> int:
+    """Rough activation memory of one member's training step (float32)."""
+    task = spec.task.build()
+    per_step = {"lstm": 16, "gru": 16}.get(spec.arch.name, 7) * spec.arch.hidden * spec.arch.layers
+    return 4 * spec.train.batch_size * task.seq_len * (per_step + task.output_size)
+
+
+def sweep_key(spec: RunSpec) -> str | None:
+    """`batch_key`, or None for a spec that a sweep had better train alone: on CPU, an
+    architecture in `CPU_ALONE`."""
+    if spec.device == "cpu" and spec.arch.name in CPU_ALONE:
+        return None
+    return batch_key(spec)
+
+
+def group_specs(specs: Sequence[RunSpec], max_size: int = MAX_GROUP, memory_budget: int = MEMORY_BUDGET,
+                key=batch_key) -> list[list[RunSpec]]:
+    """Specs in groups that `run_batch` can train together (equal `key`), in first-seen order; a
+    spec whose key is None is a group of its own. Groups hold at most `max_size` members and
+    about `memory_budget` bytes of activations."""
+    groups: dict[object, list[RunSpec]] = {}
+    for i, spec in enumerate(specs):
+        k = key(spec)
+        groups.setdefault(("alone", i) if k is None else k, []).append(spec)
+    out = []
+    for members in groups.values():
+        size = max(1, min(max_size, memory_budget // member_bytes(members[0])))
+        out += [members[i : i + size] for i in range(0, len(members), size)]
+    return out
+
+
+def check_compatible(specs: Sequence[RunSpec]) -> None:
+    if not specs:
+        raise ValueError("specs must not be empty")
+    for spec in specs:
+        if not batchable(spec):
+            raise ValueError(f"arch {spec.arch.name!r} cannot be batched; train it with suite.train.run")
+        if batch_key(spec) != batch_key(specs[0]):
+            raise ValueError(f"specs cannot share a batch: they may differ only in {list(PER_RUN_FIELDS)}; "
+                             f"{spec.key[:12]} differs from {specs[0].key[:12]} elsewhere")
+
+
+# -- training ---------------------------------------------------------------------------------
+
+@dataclass
+class _Member:
+    spec: RunSpec
+    result: RunResult
+    stream: torch.Generator
+    losses: list[float]
+    norms: list[float]
+
+
+def run_batch(specs: Sequence[RunSpec], models: Sequence | None = None) -> list[RunResult]:
+    """Train compatible `specs` together; one RunResult per spec, in order.
+
+    `models`, when given (one per spec, e.g. built with make_model), are the initial networks;
+    each receives its member's final weights when that member leaves the batch.
+    """
+    specs = list(specs)
+    check_compatible(specs)
+    keep_freed_memory()
+    first = specs[0]
+    task = first.task.build()
+    device = resolve_device(first.device)
+    if models is None:
+        models = [make_model(s.arch, task.input_size, task.output_size, s.init_seed()) for s in specs]
+    if len(models) != len(specs):
+        raise ValueError(f"models must have one model per spec ({len(specs)}), got {len(models)}")
+    net = BatchedRNN(models, device)
+    eval_set = task.sample(first.train.eval_size, torch.Generator().manual_seed(first.eval_seed()), device)
+    members = [
+        _Member(s, RunResult(
+            solved=False, steps_to_solve=None, steps_run=0, final_loss=None, final_metric=None,
+            baseline_loss=task.baseline_loss, baseline_metric=task.baseline_metric, diverged=False,
+            diverged_at=None, wall_s=0.0, num_parameters=m.num_parameters(), task=task.describe(),
+        ), torch.Generator().manual_seed(s.data_seed()), [], [])
+        for s, m in zip(specs, models)
+    ]
+    _Trainer(net, task, members, models, eval_set, device).train()
+    return [m.result for m in members]
+
+
+class _Trainer:
+    def __init__(self, net, task, members, models, eval_set, device):
+        self.net, self.task, self.models, self.eval_set, self.device = net, task, models, eval_set, device
+        self.members = members
+        self.rows = list(range(len(members)))  # spec index of each row of the stacked tensors
+        train = members[0].spec.train
+        self.batch_size, self.eval_every = train.batch_size, train.eval_every
+        self.optimizer = BatchedOptimizer(train.optimizer, [m.spec.train.lr for m in members])
+
+    def _charge(self, rows, started: float) -> float:
+        """Split the time since `started` among `rows`; returns now."""
+        now = time.perf_counter()
+        for k in rows:
+            self.members[k].result.wall_s += (now - started) / len(rows)
+        return now
+
+    def train(self) -> None:
+        started = time.perf_counter()
+        stop = self._evaluate(self.rows, 0)
+        started = self._charge(self.rows, started)
+        self._drop(stop)
+        step = 0
+        while self.rows:
+            step += 1
+            rows = list(self.rows)
+            self._train_step(rows, step)
+            due = [k for k in self.rows if step % self.eval_every == 0 or step == self.members[k].spec.train.steps]
+            stop = set(self._evaluate(due, step)) if due else set()
+            stop |= {k for k in self.rows if step >= self.members[k].spec.train.steps}
+            started = self._charge(rows, started)
+            self._drop(stop)
+
+    def _train_step(self, rows, step) -> None:
+        """One optimizer step for every row but those that diverge, which leave the batch."""
+        task, members = self.task, self.members
+        batches = [task.sample(self.batch_size, members[k].stream, self.device) for k in rows]
+        x = torch.stack([b[0] for b in batches])
+        outputs = self.net(x, task.output_positions)
+        losses = torch.stack([task.loss(outputs[j], b[1]) for j, b in enumerate(batches)])
+        self.net.zero_grad()
+        losses.sum().backward()
+        grads = [p.grad for p in self.net.params]
+        norms = grad_norms(grads)
+        specs = [members[k].spec.train for k in rows]
+        inf = math.inf
+        clip_(grads, norms, [s.clip if s.clip is not None and s.clip_mode == "norm" else inf for s in specs],
+              [s.clip if s.clip is not None and s.clip_mode == "value" else inf for s in specs])
+        loss_values, norm_values = losses.tolist(), norms.tolist()
+        diverged = set()
+        for k, loss, norm in zip(rows, loss_values, norm_values):
+            member = members[k]
+            member.result.steps_run = step
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                member.result.diverged, member.result.diverged_at = True, step
+                diverged.add(k)
+            else:
+                member.losses.append(loss)
+                member.norms.append(norm)
+        if diverged:
+            keep = [j for j, k in enumerate(rows) if k not in diverged]
+            grads = [g[keep] for g in grads]
+            self._drop(diverged)
+        if self.rows:
+            self.optimizer.step(self.net.params, grads)
+
+    @torch.no_grad()
+    def _evaluate(self, rows, step) -> list[int]:
+        """Evaluate `rows` on the held-out set and record it; returns the rows that stop."""
+        stop = []
+        for k, (loss, metric) in zip(rows, self._eval_losses(rows)):
+            member = self.members[k]
+            result, train = member.result, member.spec.train
+            result.evals.append(EvalPoint(step, loss, metric))
+            result.final_loss, result.final_metric = loss, metric
+            if member.losses:
+                result.train_loss.append(sum(member.losses) / len(member.losses))
+                result.grad_norm.append(sum(member.norms) / len(member.norms))
+                member.losses.clear(), member.norms.clear()
+            if not (math.isfinite(loss) and math.isfinite(metric)):
+                result.diverged, result.diverged_at = True, step
+                stop.append(k)
+                continue
+            if self.task.is_solved(metric) and not result.solved:
+                result.solved, result.steps_to_solve = True, step
+            if result.solved and train.early_stop:
+                stop.append(k)
+        return stop
+
+    def _eval_losses(self, rows) -> list[tuple[float, float]]:
+        task, (x, y) = self.task, self.eval_set
+        params = self.net.member_params([self.rows.index(k) for k in rows])
+        n, steps = x.shape[0], x.shape[1]
+        width = self.net.hidden_size * (4 if self.net.kind in ("lstm", "gru") else 2)
+        chunk = max(1, min(n, EVAL_CHUNK_BYTES // (4 * steps * width)))  # examples per forward pass
+        per_member = 4 * steps * (n * task.output_size + chunk * width)
+        per_pass = max(1, min(len(rows), MEMORY_BUDGET // per_member))  # members per forward pass
+        values = []
+        for lo in range(0, len(rows), per_pass):
+            sub = [p[lo : lo + per_pass] for p in params]
+            m = sub[0].shape[0]
+            outputs = torch.cat([
+                self.net(x[None, i : i + chunk].expand(m, -1, -1, -1), task.output_positions, sub)
+                for i in range(0, n, chunk)
+            ], dim=1)
+            values += [(task.loss(out, y).item(), task.metric(out, y)) for out in outputs]
+        return values
+
+    def _drop(self, rows) -> None:
+        """Remove `rows` (spec indices) from the batch, handing their weights to their models."""
+        rows = set(rows) & set(self.rows)
+        if not rows:
+            return
+        for j, k in enumerate(self.rows):
+            if k in rows:
+                self.net.copy_to(j, self.models[k])
+        keep = [j for j, k in enumerate(self.rows) if k not in rows]
+        self.rows = [self.rows[j] for j in keep]
+        if self.rows:
+            self.net.select(keep)
+            self.optimizer.select(keep)
+
+
+__all__ = [
+    "BatchedOptimizer", "CPU_ALONE", "MAX_GROUP", "MEMORY_BUDGET", "PER_RUN_FIELDS", "batch_key", "batchable",
+    "check_compatible", "clip_", "grad_norms", "group_specs", "keep_freed_memory", "member_bytes", "run_batch",
+    "sweep_key",
+]

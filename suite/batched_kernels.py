@@ -1,0 +1,310 @@
+"""Recurrences over a stack of S independent networks, with backpropagation through time by hand.
+
+Every tensor carries a leading member axis S (S = 1 is a plain single network), so S runs of one
+shape advance together with one batched matmul per time step (`torch.baddbmm`) instead of S
+small ones. Layout, member-major and time-major within a member:
+
+    x, h          (S, T, B, ·)     proj    (S, T, B, G·H)     W_hh    (S, G·H, H)
+
+`recurrent_layer(kind, x, w_ih, w_hh, b_ih, b_hh)` is the whole layer: one matmul for the input
+projections of all T steps, then an autograd Function that runs the loop. It does what a fused
+kernel (cuDNN, oneDNN) does and autograd over a Python loop cannot: the forward step also writes
+the derivative factors its backward will need (while the step's values are in cache), each
+reverse step is one matmul plus one to five elementwise ops, and dL/dW_hh is one large matmul
+over all steps (sum_t dG_t^T h_{t-1}) instead of T small ones. Under no_grad only h is kept.
+
+Cells and gate orders are PyTorch's (nn.RNN, nn.LSTM, nn.GRU; see suite.models.gated):
+
+    elman  h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)  [+ h_{t-k} with a residual skip k]
+    lstm   i, f, g, o;  c_t = f c_{t-1} + i g,   h_t = o tanh(c_t)
+    gru    r, z, n;     n = tanh(W_in x + b_in + r (W_hn h + b_hn)),  h_t = (1 - z) n + z h_{t-1}
+
+tanh is computed as 2 sigmoid(2a) - 1 (within 2e-7 of torch.tanh): on some CPUs torch.tanh goes
+through MKL's vector math library, which runs a slow generic path on AMD processors (measured
+here: tanh 5-10x slower than sigmoid). The factor 2 is folded into the weights of the rows that
+feed a tanh (exact in floating point) before the projection, so the loop pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+KINDS = ("tanh", "sigmoid", "relu", "leakyrelu", "prelu", "lstm", "gru")
+
+
+def _row_scale(kind: str, hidden: int, like: Tensor) -> Tensor | None:
+    """Per-row factor of W_ih, W_hh and the biases: 2 on the rows that feed a tanh."""
+    if kind == "tanh":
+        return like.new_full((hidden,), 2.0)
+    if kind == "lstm":  # i, f, g, o: g is the tanh block
+        return torch.cat([like.new_ones(2 * hidden), like.new_full((hidden,), 2.0), like.new_ones(hidden)])
+    if kind == "gru":  # r, z, n
+        return torch.cat([like.new_ones(2 * hidden), like.new_full((hidden,), 2.0)])
+    return None
+
+
+def recurrent_layer(kind: str, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+                    slope: Tensor | None = None, *, skip: int = 0,
+                    negative_slope: float = 0.01) -> Tensor:
+    """One recurrent layer over a stack of S networks: x (S, T, B, I) -> h (S, T, B, H).
+
+    w_ih (S, G·H, I), w_hh (S, G·H, H), b_ih and b_hh (S, G·H) as nn.RNN/nn.LSTM/nn.GRU lay them
+    out; `slope` (S, 1) is PReLU's learned slope; `skip` > 0 adds h_{t-skip} after a tanh cell.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    if skip and kind != "tanh":
+        raise ValueError(f"a residual skip needs kind 'tanh', got {kind!r}")
+    S, T, B, _ = x.shape
+    H = w_hh.shape[-1]
+    scale = _row_scale(kind, H, w_hh)
+    if kind == "gru":  # columns r, z, n_h, n_x: the recurrent bias b_hn rides along as a column
+        zeros = w_ih.new_zeros(S, H, w_ih.shape[-1])
+        w_in = torch.cat([w_ih[:, : 2 * H], zeros, w_ih[:, 2 * H :]], dim=1)
+        bias = torch.cat([b_ih[:, : 2 * H] + b_hh[:, : 2 * H], b_hh[:, 2 * H :], b_ih[:, 2 * H :]], dim=1)
+        col_scale = torch.cat([scale, scale[2 * H :]])
+    else:
+        w_in, bias, col_scale = w_ih, b_ih + b_hh, scale
+    if col_scale is not None:
+        w_in, bias, w_hh = w_in * col_scale[:, None], bias * col_scale, w_hh * scale[:, None]
+    proj = torch.baddbmm(bias[:, None, :], x.reshape(S, T * B, -1), w_in.transpose(1, 2))
+    proj = proj.view(S, T, B, -1)
+    train = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (proj, w_hh, slope))
+    if kind == "lstm":
+        return _LSTM.apply(proj, w_hh, train)
+    if kind == "gru":
+        return _GRU.apply(proj, w_hh, train)
+    return _Elman.apply(proj, w_hh, slope, kind, float(negative_slope), int(skip), train)
+
+
+def _tanh_scaled_(x: Tensor) -> Tensor:
+    """In place: x <- tanh(x / 2), for an argument that already carries the factor 2."""
+    return x.sigmoid_().mul_(2).sub_(1)
+
+
+def _weight_grad(d_gates: Tensor, hs: Tensor) -> Tensor:
+    """sum_{t >= 1} d_gates_t^T h_{t-1}, one matmul per member: (S, G·H, H)."""
+    S, T, B, H = hs.shape
+    if T == 1:
+        return hs.new_zeros(S, d_gates.shape[-1], H)
+    d = d_gates[:, 1:].reshape(S, (T - 1) * B, -1)
+    return torch.bmm(d.transpose(1, 2), hs[:, :-1].reshape(S, (T - 1) * B, H))
+
+
+def stacked_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """x (S, N, in) @ weight (S, out, in)^T + bias (S, out): S linear layers at once."""
+    return _Linear.apply(x, weight, bias)
+
+
+class _Linear(torch.autograd.Function):
+    """A linear layer per member. Autograd's own backward of `baddbmm(b, x, W^T)` forms
+    dW^T = x^T dY, a (in x N)(N x out) product with out small (9 classes, 1 value) that MKL runs
+    at a fifth of its speed; dW = dY^T x is the same numbers in the fast orientation."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return torch.baddbmm(bias[:, None, :], x, weight.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        d_x = torch.bmm(grad, weight) if ctx.needs_input_grad[0] else None
+        return d_x, torch.bmm(grad.transpose(1, 2), x), grad.sum(dim=1)
+
+
+class _Elman(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, proj, w_hh, slope, kind, negative_slope, skip, train):
+        S, T, B, H = proj.shape
+        wt = w_hh.transpose(1, 2)
+        out = proj.new_empty(S, T, B, H)
+        deriv = proj.new_empty(S, T, B, H) if train else None  # dphi/dpre as passed in
+        neg = proj.new_empty(S, T, B, H) if train and kind == "prelu" else None  # min(pre, 0)
+        tmp, act_buf = proj.new_empty(S, B, H), proj.new_empty(S, B, H)
+        half, one = proj.new_tensor(0.5), proj.new_tensor(1.0)
+        slope_t = slope.view(S, 1, 1) if kind == "prelu" else proj.new_tensor(negative_slope)
+        h = proj.new_zeros(S, B, H)
+        P, HS = proj.unbind(1), out.unbind(1)
+        D = deriv.unbind(1) if train else None
+        for t in range(T):
+            pre = torch.baddbmm(P[t], h, wt, out=tmp)
+            act = act_buf if skip else HS[t]
+            if kind == "tanh":  # pre carries the factor 2: tanh = 2 sigmoid(pre) - 1
+                torch.sigmoid(pre, out=act).mul_(2).sub_(1)
+                if train:
+                    torch.addcmul(half, act, act, value=-0.5, out=D[t])
+            elif kind == "sigmoid":
+                torch.sigmoid(pre, out=act)
+                if train:
+                    torch.addcmul(act, act, act, value=-1, out=D[t])
+            elif kind == "relu":
+                torch.clamp_min(pre, 0.0, out=act)
+                if train:
+                    torch.gt(pre, 0, out=D[t])
+            else:  # leakyrelu, prelu: x if x > 0 else slope * x
+                positive = pre > 0
+                torch.where(positive, pre, pre * slope_t, out=act)
+                if train:
+                    torch.where(positive, one, slope_t, out=D[t])
+                    if neg is not None:
+                        torch.clamp_max(pre, 0.0, out=neg[:, t])
+            if skip:
+                if t >= skip:
+                    torch.add(act, HS[t - skip], out=HS[t])
+                else:
+                    HS[t].copy_(act)
+            h = HS[t]
+        if train:
+            ctx.skip = skip
+            ctx.save_for_backward(w_hh, slope, out, deriv, neg)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        w_hh, slope, out, deriv, neg = ctx.saved_tensors
+        skip = ctx.skip
+        S, T, B, H = out.shape
+        keep_dh = skip or neg is not None
+        dh_all = grad_out.clone(memory_format=torch.contiguous_format) if keep_dh else grad_out.contiguous()
+        d_pre = torch.empty_like(out)
+        tmp = out.new_empty(S, B, H)
+        G, D, DP = dh_all.unbind(1), deriv.unbind(1), d_pre.unbind(1)
+        for t in range(T - 1, -1, -1):
+            if t < T - 1:
+                dh = torch.baddbmm(G[t], DP[t + 1], w_hh, out=tmp)
+                if keep_dh:
+                    G[t].copy_(dh)
+            else:
+                dh = G[t]
+            torch.mul(dh, D[t], out=DP[t])
+            if skip and t >= skip:
+                G[t - skip].add_(dh)
+        d_slope = None
+        if neg is not None and ctx.needs_input_grad[2]:
+            d_slope = (dh_all * neg).sum(dim=(1, 2, 3)).view_as(slope)
+        return d_pre, _weight_grad(d_pre, out), d_slope, None, None, None, None
+
+
+class _LSTM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, proj, w_hh, train):
+        S, T, B, G = proj.shape
+        H = G // 4
+        wt = w_hh.transpose(1, 2)
+        out = proj.new_empty(S, T, B, H)
+        gates, tc, sd = proj.new_empty(S, B, G), proj.new_empty(S, B, H), proj.new_empty(S, B, G)
+        i, f, g, o = gates.split(H, dim=-1)
+        sd_i, sd_f, sd_g, sd_o = sd.split(H, dim=-1)
+        cells = [proj.new_zeros(S, B, H), proj.new_empty(S, B, H)]
+        half, one = proj.new_tensor(0.5), proj.new_tensor(1.0)
+        if train:  # dL/dpre_{i,f,g,o} = dc * (F_i, F_f, F_g), dh * F_o; dc += dh * F_c; dc_prev = dc * f
+            factors = proj.new_empty(S, T, B, 4, H)
+            f_c, forget = proj.new_empty(S, T, B, H), proj.new_empty(S, T, B, H)
+            FI, FF, FGt, FO = (factors.select(3, k).unbind(1) for k in range(4))
+            FC, FG = f_c.unbind(1), forget.unbind(1)
+        h = proj.new_zeros(S, B, H)
+        P, HS = proj.unbind(1), out.unbind(1)
+        for t in range(T):
+            torch.baddbmm(P[t], h, wt, out=gates).sigmoid_()
+            g.mul_(2).sub_(1)  # the g rows carry the factor 2: tanh
+            c_prev, c = cells[t % 2], cells[(t + 1) % 2]
+            torch.mul(f, c_prev, out=c).addcmul_(i, g)
+            _tanh_scaled_(torch.mul(c, 2, out=tc))
+            h = torch.mul(o, tc, out=HS[t])
+            if train:
+                torch.addcmul(gates, gates, gates, value=-1, out=sd)  # s (1 - s) for i, f, o
+                torch.addcmul(half, g, g, value=-0.5, out=sd_g)  # (1 - g^2) / 2
+                torch.mul(sd_i, g, out=FI[t])
+                torch.mul(sd_f, c_prev, out=FF[t])
+                torch.mul(sd_g, i, out=FGt[t])
+                torch.mul(sd_o, tc, out=FO[t])
+                torch.addcmul(one, tc, tc, value=-1, out=FC[t]).mul_(o)
+                FG[t].copy_(f)
+        if train:
+            ctx.save_for_backward(w_hh, out, factors, f_c, forget)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        w_hh, out, factors, f_c, forget = ctx.saved_tensors
+        S, T, B, H = out.shape
+        grad_out = grad_out.contiguous()
+        d_gates = out.new_empty(S, T, B, 4, H)
+        dh_buf, dc_buf, dcf_buf = (out.new_empty(S, B, H) for _ in range(3))
+        GO, DG, F, FC, FG = (v.unbind(1) for v in (grad_out, d_gates, factors, f_c, forget))
+        dcf = None
+        for t in range(T - 1, -1, -1):
+            if t < T - 1:
+                dh = torch.baddbmm(GO[t], DG[t + 1].view(S, B, 4 * H), w_hh, out=dh_buf)
+            else:
+                dh = GO[t]
+            if dcf is None:
+                dc = torch.mul(dh, FC[t], out=dc_buf)
+            else:
+                dc = torch.addcmul(dcf, dh, FC[t], out=dc_buf)
+            torch.mul(dc.unsqueeze(2), F[t][:, :, :3], out=DG[t][:, :, :3])
+            torch.mul(dh, F[t][:, :, 3], out=DG[t][:, :, 3])
+            dcf = torch.mul(dc, FG[t], out=dcf_buf)
+        d_gates = d_gates.view(S, T, B, 4 * H)
+        return d_gates, _weight_grad(d_gates, out), None
+
+
+class _GRU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, proj, w_hh, train):
+        S, T, B, G4 = proj.shape
+        H = G4 // 4
+        wt = w_hh.transpose(1, 2)
+        out = proj.new_empty(S, T, B, H)
+        # r and z go straight into the buffer the backward reads z from
+        rz_all = proj.new_empty(S, T, B, 2 * H) if train else proj.new_empty(S, 1, B, 2 * H).expand(S, T, B, 2 * H)
+        RZ, R, Z = rz_all.unbind(1), rz_all[..., :H].unbind(1), rz_all[..., H:].unbind(1)
+        if train:  # dL/d(proj columns r, z, n_h, n_x) = dh * factors; dh_prev = dh * z + ...
+            factors = proj.new_empty(S, T, B, 4, H)
+            F0, F1, F2, F3 = (factors.select(3, k).unbind(1) for k in range(4))
+        tmp, sd = proj.new_empty(S, B, 3 * H), proj.new_empty(S, B, 2 * H)
+        g_rz, hn, sd_r, sd_z = tmp[..., : 2 * H], tmp[..., 2 * H :], sd[..., :H], sd[..., H:]
+        new, diff = proj.new_empty(S, B, H), proj.new_empty(S, B, H)
+        half = proj.new_tensor(0.5)
+        h = proj.new_zeros(S, B, H)
+        P3, PN, HS = proj[..., : 3 * H].unbind(1), proj[..., 3 * H :].unbind(1), out.unbind(1)
+        for t in range(T):
+            torch.baddbmm(P3[t], h, wt, out=tmp)  # r, z pre-activations; 2 (W_hn h + b_hn)
+            rz, r, z = torch.sigmoid(g_rz, out=RZ[t]), R[t], Z[t]
+            n = _tanh_scaled_(torch.addcmul(PN[t], r, hn, out=new))
+            torch.sub(h, n, out=diff)
+            h = torch.addcmul(n, z, diff, out=HS[t])
+            if train:
+                torch.addcmul(rz, rz, rz, value=-1, out=sd)  # r (1 - r), z (1 - z)
+                d_a = torch.addcmul(half, n, n, value=-0.5, out=F3[t])  # (1 - n^2) / 2 ...
+                d_a.addcmul_(d_a, z, value=-1)  # ... times (1 - z): dL/d(2a) per dL/dh
+                torch.mul(d_a, r, out=F2[t])
+                torch.mul(d_a, hn, out=F0[t]).mul_(sd_r)
+                torch.mul(diff, sd_z, out=F1[t])
+        if train:
+            ctx.save_for_backward(w_hh, out, factors, rz_all)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        w_hh, out, factors, rz_all = ctx.saved_tensors
+        S, T, B, H = out.shape
+        update = rz_all[..., H:]
+        grad_out = grad_out.contiguous()
+        d_proj = out.new_empty(S, T, B, 4, H)
+        dh_buf, mix = out.new_empty(S, B, H), out.new_empty(S, B, H)
+        GO, DP, F, Z = (v.unbind(1) for v in (grad_out, d_proj, factors, update))
+        dh = GO[T - 1]
+        for t in range(T - 1, -1, -1):
+            if t < T - 1:
+                torch.addcmul(GO[t], dh, Z[t + 1], out=mix)
+                dh = torch.baddbmm(mix, DP[t + 1].view(S, B, 4 * H)[..., : 3 * H], w_hh, out=dh_buf)
+            torch.mul(dh.unsqueeze(2), F[t], out=DP[t])
+        d_proj = d_proj.view(S, T, B, 4 * H)
+        return d_proj, _weight_grad(d_proj[..., : 3 * H], out), None
+
+
+__all__ = ["KINDS", "recurrent_layer", "stacked_linear"]
