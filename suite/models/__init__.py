@@ -44,7 +44,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         zero_recurrent_bias=True,
     ),
     "lstm": Architecture(LSTM, "LSTM (fused nn.LSTM)"),
-    "gru": Architecture(GRU, "GRU (fused nn.GRU)"),
+    "gru": Architecture(GRU, "GRU (nn.GRU on CUDA; a batched-kernel GRU on CPU, same numbers)"),
     "resrnn": Architecture(ResidualRNN, "tanh RNN with a k-step residual connection in time (option skip)"),
     "rnn-attention": Architecture(AttentionRNN, "tanh RNN encoder with causal attention over its past states"),
 }
