@@ -15,9 +15,9 @@ import hashlib
 import json
 import os
 import tempfile
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ DEPENDENCIES = {
 EVERYTHING = ("suite", "tasks")
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_fingerprint(paths: tuple[str, ...] = EVERYTHING) -> str:
     """sha256 of the Python source files under `paths`, in a stable order."""
     digest = hashlib.sha256()

@@ -89,7 +89,8 @@ def fmt(value) -> str:
         if math.isnan(value):
             return "nan"
         return f"{value:.4g}"
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (int, float)) or v is None for v in value):
+    is_pair = isinstance(value, (tuple, list)) and len(value) == 2
+    if is_pair and all(isinstance(v, (int, float)) or v is None for v in value):
         return f"[{fmt(value[0])}, {fmt(value[1])}]"
     return str(value)
 
@@ -202,6 +203,10 @@ def _package_versions() -> dict:
     return versions
 
 
+def _setting(value) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else fmt(value)
+
+
 def render_index(report: Report) -> str:
     tables = {t.id: t for t in report.tables}
     n_match = sum(e.matches_expected for e in report.evaluated)
@@ -213,7 +218,8 @@ def render_index(report: Report) -> str:
         "machine-readable results: `results.json`; every table also as LaTeX and CSV under `tables/`.",
         "",
         f"{len(report.evaluated)} claims; {n_match} measured as the suite expects"
-        + (f", {len(report.evaluated) - n_match} differ (see their sections)." if n_match < len(report.evaluated) else "."),
+        + (f", {len(report.evaluated) - n_match} differ (see their sections)."
+           if n_match < len(report.evaluated) else "."),
         "",
     ]
 
@@ -249,8 +255,8 @@ def render_index(report: Report) -> str:
         if v.conditions:
             lines.append(f"- **Conditions:** {v.conditions}")
         if v.settings:
-            lines.append("- **Protocol:** " + "; ".join(f"{k} = {fmt(val) if not isinstance(val, dict) else json.dumps(val, sort_keys=True)}"
-                                                       for k, val in sorted(v.settings.items())))
+            protocol = "; ".join(f"{k} = {_setting(val)}" for k, val in sorted(v.settings.items()))
+            lines.append(f"- **Protocol:** {protocol}")
         lines.append("")
         for tid in sorted(t for t in tables if t.startswith(f"{c.id}.")):
             lines += table(tid)

@@ -62,7 +62,7 @@ class TaskSpec:
     def build(self) -> Task:
         return make_task(self.name, self.gap, **dict(self.options))
 
-    def with_defaults(self) -> "TaskSpec":
+    def with_defaults(self) -> TaskSpec:
         """The same task with every option spelled out, so equal tasks get equal keys."""
         return TaskSpec(self.name, self.gap, self.build().options())
 
@@ -132,7 +132,7 @@ class RunSpec:
     def __post_init__(self):
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if not isinstance(self.device, str) or not self.device.split(":")[0] in ("cpu", "cuda"):
+        if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
         object.__setattr__(self, "task", self.task.with_defaults())
 
@@ -156,7 +156,7 @@ class RunSpec:
         return derive_seed("init", self.task, self.arch, self.seed)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunSpec":
+    def from_dict(cls, data: dict) -> RunSpec:
         def build(kind, values):
             names = {f.name for f in fields(kind)}
             unknown = sorted(set(values) - names)

@@ -35,10 +35,10 @@ import csv
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping
 
 DEFAULT_PATH = ".vgsuite/results.sqlite"
 ENV_VAR = "VGSUITE_STORE"

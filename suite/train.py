@@ -70,7 +70,7 @@ class RunResult:
         return _finite(asdict(self) | {"metric": self.final_metric})
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunResult":
+    def from_dict(cls, data: dict) -> RunResult:
         data = {k: v for k, v in data.items() if k != "metric"}
         data["evals"] = [EvalPoint(**e) for e in data.get("evals", [])]
         return cls(**data)

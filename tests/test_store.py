@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from suite.store import (DEFAULT_PATH, ENV_VAR, RunRecord, Store, StoreError,
-                         default_store_path)
+from suite.store import DEFAULT_PATH, ENV_VAR, RunRecord, Store, StoreError, default_store_path
 
 ROOT = Path(__file__).resolve().parents[1]
 

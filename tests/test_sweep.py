@@ -144,7 +144,7 @@ def test_keys_and_seeds_are_the_same_in_another_process():
 def test_profiles_registry_and_budgets():
     assert set(PROFILES) == {"quick", "full"} and profile("quick") is QUICK and profile(FULL) is FULL
     assert (QUICK.hidden, QUICK.train.lr, QUICK.train.steps, QUICK.train.batch_size,
-            QUICK.train.eval_every, QUICK.train.optimizer, QUICK.seeds) == (32, 3e-3, 1500, 64, 50, "adam", 5)
+            QUICK.train.eval_every, QUICK.train.optimizer, QUICK.seeds) == (32, 3e-3, 1000, 64, 25, "adam", 5)
     assert FULL.seeds == 10 and FULL.hidden >= QUICK.hidden and FULL.train.steps >= QUICK.train.steps
     for prof in PROFILES.values():
         for task in TASKS:

@@ -20,7 +20,11 @@ def gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
-@pytest.mark.parametrize("name,options", ALL_TASKS, ids=lambda v: v if isinstance(v, str) else "-".join(map(str, v.values())) or "default")
+def task_id(value) -> str:
+    return value if isinstance(value, str) else "-".join(map(str, value.values())) or "default"
+
+
+@pytest.mark.parametrize("name,options", ALL_TASKS, ids=task_id)
 def test_shapes_determinism_and_device(name, options, device):
     task = make_task(name, 7, **options)
     x1, y1 = task.sample(16, gen(3), device)

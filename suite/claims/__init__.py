@@ -8,8 +8,11 @@ the same list.
 from __future__ import annotations
 
 from .base import PROFILES, VERDICTS, Claim, Context, Verdict
+from .learning import CLAIMS as LEARNING_CLAIMS
+from .mechanism import CLAIMS as MECHANISM_CLAIMS
+from .mitigation import CLAIMS as MITIGATION_CLAIMS
 
-CLAIMS: list[Claim] = []
+CLAIMS: list[Claim] = [*MECHANISM_CLAIMS, *LEARNING_CLAIMS, *MITIGATION_CLAIMS]
 
 
 def claim_by_id(claim_id: str) -> Claim:

@@ -14,8 +14,9 @@ conditions), inconclusive (the statistics could not decide; `conditions` says wh
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -61,7 +62,7 @@ class Context:
     profile: str = "quick"
     device: str = "cpu"
     master_seed: int = 0
-    store: "Store | None" = None
+    store: Store | None = None
     workers: int = 1
 
     def __post_init__(self):

@@ -5,9 +5,9 @@ A new architecture is one module with a `RecurrentModel` subclass plus one line 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import torch
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
 from .base import State
 from .vanilla import VanillaRNN
 

@@ -1,0 +1,184 @@
+"""The training protocol and the arms of the learning and mitigation claims, per profile.
+
+One protocol for every architecture and mitigation (what differs between arms is only what the
+arm's label says):
+
+    task        delayed recall (8 symbols, 4 distractor symbols): ln 8 = 2.079 memoryless loss,
+                solved at accuracy >= 0.99 on 512 held-out sequences; the full profile adds the
+                adding problem ("halves" variant, solved at MSE <= 0.01, memoryless MSE 1/6)
+    network     hidden 32 for every architecture (equal width, not equal parameter count: the
+                tables state each arm's parameter count; an LSTM has ~4x a tanh RNN's recurrent
+                weights, a GRU ~3x)
+    training    Adam, lr 3e-3, batch 64 fresh sequences per step (the same stream for every arm),
+                at most 1000 steps, evaluated every 25 steps, stopped as soon as it is solved
+    seeds       quick 5 / 10 / 20 per (arm, gap) by tier (full 10 / 15 / 30): the tests the claims
+                state need at least 5 (with 3, the smallest one-sided p is 0.05)
+
+Calibration. First 3 seeds per gap, walking each arm up 5, 10, 20, ... until a gap nobody solved;
+then the quick protocol itself at master seed 0 (solved/seeds per gap; "[a, b)" = critical gap):
+
+    rnn-tanh             [5, 10)    5: 9/10  10: 4/10  20: 7/10  40: 0/10   (a hole: see below)
+    lstm                 [10, 20)   5: 10/10 10: 9/10  20: 0/10  40: 0/10
+    lstm fb=1            [10, 20)   5: 10/10 10: 10/10 20: 2/10  40: 0/10   (part-learned at 20-40)
+    gru                  [20, 40)   5-20: 10/10      40: 0/10
+    resrnn, attention    >= 160     every gap 5/5; attention ~100 steps at every gap, resrnn 225+ at 160
+    rnn-tanh xavier      [10, 20)   20: 7/10  40: 8/10  80: 10/10
+    rnn-tanh orthogonal  [20, 40)   40: 6/10  80: 7/10
+    rnn-tanh identity    [10, 20)   20: 2/10
+    irnn                 >= 40      (3 calibration seeds: 0/3 at 80)
+    rnn-relu / leakyrelu / prelu [5, 10)  10: 2/5, 1/5, 0/5
+    rnn-tanh, 2 / 4 layers  10: 4/5, 5/5 (1 layer 1/5); rnn-sigmoid, 1 or 2 layers: 0/5 at 5 (one
+                         layer part-learns, loss 1.1-1.4; two sit at ln 8)
+    exploding regime (rnn-relu, identity x1.1, SGD lr 0.01, gap 20, 600 steps): 0/10 without
+                         clipping (training-loss peaks 8x the memoryless loss), 9/10 with clipping
+
+    rnn-tanh is erratic: at gap 10 six of ten seeds stall at loss ~1.39 = ln 4 (a second plateau:
+    one of the symbol's three bits learned) while at gap 20 seven of ten solve. Its per-seed reach
+    spreads over 0-20, so an arm one ladder rung above it (lstm, identity init) cannot be told apart
+    from it with 10 seeds (P(reach > tanh's) ~ 0.6-0.7); the claims decide on the robust contrasts
+    and report those. Failing gated runs sit at exactly ln 8 for all 1000 steps. A default tanh
+    RNN's gradient norm on the plateau is 0.3-0.8 per step, so clip 0.25 acts on almost every step.
+    No architecture solves copy at gap 10 within 1000 steps (recall accuracy 0.15-0.23 for gru,
+    lstm, attention): copy is not used. On adding, rnn-tanh fails at 10 (MSE 0.012-0.019), lstm
+    solves 20 and fails 40, gru solves 80 (~600 steps).
+
+    Across master seeds 0-3 (10 seeds each) rnn-tanh solved gap 10 in 4-8 and gap 20 in 6-7 of 10,
+    gru every gap up to 20 and none at 40: gru's gain over rnn-tanh is reliability (its critical
+    gap), not reach, and 10 seeds against 10 decided it in three of four master seeds; hence 20
+    seeds each for rnn-tanh and gru.
+
+Ladders are per arm: every arm runs the base ladder 5, 10, 20, 40 (gru, the ReLU family and
+identity-init tanh stop at 20: they fail there or, gru, at 40 (0/40 runs in calibration), and the
+gap-40 runs are the dearest); arms that pass 40 run on to 80 (Xavier, orthogonal) or 160 (resrnn,
+attention), so that their critical gaps are bracketed rather than cut off. A critical gap at the
+top of an arm's ladder is reported as a lower bound. Comparisons of reach only use the gaps both
+arms ran. Seeds per (arm, gap): 5; 10 for the arms the verdicts compare with rnn-tanh; 20 for
+rnn-tanh and gru (the full profile: 10, 15, 30).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..specs import ArchSpec, TrainSpec
+from .base import Context
+from .ladders import Arm
+
+TASK = "delayed_recall"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    hidden: int
+    train: TrainSpec
+    seeds: int               # replicate seeds per (arm, gap)
+    seeds_reference: int     # for the arms a claim's verdict compares with rnn-tanh
+    seeds_core: int          # for rnn-tanh itself and gru, whose difference is one of reliability
+    ladders: dict            # ladder name -> gaps (delayed recall)
+    adding_ladder: tuple     # the adding problem's ladder (empty: not run in this profile)
+
+
+#: the training protocol of every learning claim, under both profiles (recommended as
+#: suite.profiles' quick/full TrainSpec too, so that `vgsuite sweep --profile` fills the same runs)
+TRAIN = TrainSpec(steps=1000, batch_size=64, lr=3e-3, optimizer="adam",
+                  eval_every=25, eval_size=512, early_stop=True)
+
+PROTOCOLS = {
+    "quick": Protocol(
+        hidden=32, train=TRAIN, seeds=5, seeds_reference=10, seeds_core=20,
+        ladders={"short": (5, 10), "mid": (5, 10, 20), "base": (5, 10, 20, 40),
+                 "extended": (5, 10, 20, 40, 80), "long": (5, 10, 20, 40, 80, 160)},
+        adding_ladder=(),
+    ),
+    "full": Protocol(
+        hidden=32, train=TRAIN, seeds=10, seeds_reference=15, seeds_core=30,
+        ladders={"short": (5, 10, 20), "mid": (5, 10, 20, 40), "base": (5, 10, 20, 40, 80),
+                 "extended": (5, 10, 20, 40, 80, 160), "long": (5, 10, 20, 40, 80, 160, 320)},
+        adding_ladder=(10, 20, 40, 80),
+    ),
+}
+
+
+def protocol(context: Context) -> Protocol:
+    return PROTOCOLS[context.profile]
+
+
+#: label -> (ArchSpec fields, ladder name, TrainSpec overrides, seed tier)
+CATALOG: dict[str, tuple[dict, str, dict, str]] = {
+    "rnn-tanh": ({"name": "rnn-tanh"}, "base", {}, "core"),
+    "lstm": ({"name": "lstm"}, "base", {}, "reference"),
+    "lstm fb=1": ({"name": "lstm", "forget_bias": 1.0}, "base", {}, "reference"),
+    "gru": ({"name": "gru"}, "mid", {}, "core"),
+    "resrnn": ({"name": "resrnn"}, "long", {}, "base"),
+    "rnn-attention": ({"name": "rnn-attention"}, "long", {}, "base"),
+    "rnn-tanh xavier": ({"name": "rnn-tanh", "init": "xavier"}, "extended", {}, "reference"),
+    "rnn-tanh orthogonal": ({"name": "rnn-tanh", "init": "orthogonal"}, "extended", {}, "reference"),
+    "rnn-tanh identity": ({"name": "rnn-tanh", "init": "identity"}, "mid", {}, "reference"),
+    "rnn-relu": ({"name": "rnn-relu"}, "mid", {}, "base"),
+    "rnn-leakyrelu": ({"name": "rnn-leakyrelu"}, "mid", {}, "base"),
+    "rnn-prelu": ({"name": "rnn-prelu"}, "mid", {}, "base"),
+    "irnn": ({"name": "irnn"}, "base", {}, "base"),
+    "rnn-tanh clip=0.25": ({"name": "rnn-tanh"}, "base", {"clip": 0.25}, "reference"),
+    "rnn-sigmoid": ({"name": "rnn-sigmoid"}, "short", {}, "base"),
+    "rnn-tanh 1 layer": ({"name": "rnn-tanh"}, "short", {}, "base"),
+    "rnn-tanh 2 layers": ({"name": "rnn-tanh", "layers": 2}, "short", {}, "base"),
+    "rnn-tanh 4 layers": ({"name": "rnn-tanh", "layers": 4}, "short", {}, "base"),
+    "rnn-sigmoid 2 layers": ({"name": "rnn-sigmoid", "layers": 2}, "short", {}, "base"),
+}
+
+
+def seeds_of(context: Context, tier: str) -> int:
+    proto = protocol(context)
+    return {"base": proto.seeds, "reference": proto.seeds_reference, "core": proto.seeds_core}[tier]
+
+
+def arm(context: Context, label: str, task: str = TASK) -> Arm:
+    """The catalogued arm `label` under this context's profile."""
+    if label not in CATALOG:
+        raise ValueError(f"arm must be one of {sorted(CATALOG)}, got {label!r}")
+    fields, ladder, overrides, tier = CATALOG[label]
+    proto = protocol(context)
+    gaps = proto.ladders[ladder] if task == TASK else proto.adding_ladder
+    return Arm(label, task, ArchSpec(hidden=proto.hidden, **fields),
+               replace(proto.train, **overrides), tuple(gaps), n_seeds=seeds_of(context, tier))
+
+
+# The exploding regime of M2 (Pascanu, Mikolov & Bengio 2013 study clipping under SGD): a ReLU RNN
+# whose identity recurrent matrix is scaled by 1.1, trained by plain SGD, with and without clipping
+# the global gradient norm at 1. Same seeds, same initial weights, same batches (paired).
+EXPLODING_GAP = 20
+EXPLODING_ARCH = {"name": "rnn-relu", "init": "identity", "init_gain": 1.1}
+EXPLODING_TRAIN = {"optimizer": "sgd", "lr": 0.01, "steps": 600}
+EXPLODING_CLIP = 1.0
+
+
+def exploding_arms(context: Context) -> tuple[Arm, Arm]:
+    proto = protocol(context)
+    arch = ArchSpec(hidden=proto.hidden, **EXPLODING_ARCH)
+    base = replace(proto.train, **EXPLODING_TRAIN)
+    n = proto.seeds_reference
+    plain = Arm("rnn-relu identity x1.1, SGD", TASK, arch, base, (EXPLODING_GAP,), n_seeds=n)
+    clipped = Arm(f"rnn-relu identity x1.1, SGD, clip={EXPLODING_CLIP:g}", TASK, arch,
+                  replace(base, clip=EXPLODING_CLIP), (EXPLODING_GAP,), n_seeds=n)
+    return plain, clipped
+
+
+def n_seeds(context: Context) -> int:
+    return protocol(context).seeds
+
+
+def settings(context: Context, *arms: Arm) -> dict:
+    """The protocol as a verdict states it."""
+    proto = protocol(context)
+    t = proto.train
+    return {
+        "profile": context.profile, "task": "delayed_recall (8 symbols, 4 distractors)",
+        "hidden": proto.hidden,
+        "seeds_per_gap": f"{proto.seeds}; {proto.seeds_reference} for the arms the verdicts compare "
+                         f"with rnn-tanh; {proto.seeds_core} for rnn-tanh and gru",
+        "seeds": context.seeds(proto.seeds_core),
+        "optimizer": f"{t.optimizer} lr={t.lr:g}", "batch_size": t.batch_size,
+        "step_budget": t.steps, "eval_every": t.eval_every, "eval_size": t.eval_size,
+        "solved": "accuracy >= 0.99 on the held-out set (adding: MSE <= 0.01)",
+        "arms": {a.label: a.describe() for a in arms},
+    }
