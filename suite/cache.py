@@ -65,7 +65,9 @@ class ResultCache:
     def get_or_compute(self, kind: str, params: dict, compute: Callable[[], dict]) -> dict:
         key = self.key(kind, params)
         if key not in self._entries:
-            self._entries[key] = json.loads(json.dumps(compute()))  # stored exactly as reloaded
+            # normalised exactly as a reload from disk gives it back (sorted keys), so that a first
+            # render and a re-render from the cache are byte-identical
+            self._entries[key] = json.loads(json.dumps(compute(), sort_keys=True))
             self._save()
         return self._entries[key]
 

@@ -160,3 +160,9 @@ def test_evaluate_applies_holm_and_caches_verdicts(tmp_path):
     again = evaluate(Context(), [c for c, _ in claims], ResultCache(tmp_path / "v.json"))
     assert [e.verdict for e in again] == [e.verdict for e in out]
     assert verdict_from_dict(out[0].verdict.to_dict()) == out[0].verdict
+
+
+def test_a_fresh_entry_looks_exactly_like_a_reloaded_one(tmp_path):
+    fresh = ResultCache(tmp_path / "c.json").get_or_compute("k", {}, lambda: {"b": 1, "a": [{"z": 0, "y": 1}]})
+    reloaded = ResultCache(tmp_path / "c.json").get_or_compute("k", {}, lambda: {})
+    assert json.dumps(fresh) == json.dumps(reloaded)  # same key order, so same table columns
