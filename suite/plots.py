@@ -80,18 +80,27 @@ def success_vs_gap(rows: list[dict], path_stem: Path, title: str) -> list[str]:
     """F2: success rate vs gap per arm, one panel per (task, protocol)."""
     groups: dict = {}
     for row in rows:
-        groups.setdefault((row["task"], row["protocol"]), {}).setdefault(row["arm"], []).append(row)
+        # architectures at their defaults in one panel, mitigation arms (with rnn-tanh as the
+        # reference) in another: one panel with every arm is unreadable
+        kind = "mitigations" if ", " in row["arm"] else "architectures"
+        for panel in {kind, "mitigations"} if row["arm"] == "rnn-tanh" else {kind}:
+            groups.setdefault((row["task"], row["protocol"], panel), {}).setdefault(row["arm"], []).append(row)
     with plt.rc_context(STYLE):
         n = max(len(groups), 1)
-        fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 3.8), squeeze=False)
-        for ax, ((task, protocol), arms) in zip(axes[0], sorted(groups.items())):
+        cols = min(n, 3)
+        rows_ = -(-n // cols)
+        fig, axes = plt.subplots(rows_, cols, figsize=(5.2 * cols, 4.2 * rows_), squeeze=False)
+        for ax in axes.flat[n:]:
+            ax.set_visible(False)
+        axes = [list(axes.flat)]
+        for ax, ((task, protocol, panel), arms) in zip(axes[0], sorted(groups.items())):
             for arm, arm_rows in sorted(arms.items()):
                 arm_rows = sorted(arm_rows, key=lambda r: r["gap"])
                 ax.plot([r["gap"] for r in arm_rows], [r["rate"] for r in arm_rows], marker="o",
                         markersize=3, linewidth=1, label=arm)
             ax.set_xscale("log")
             ax.set_ylim(-0.05, 1.05)
-            ax.set_title(f"{task}\n{protocol}", fontsize=8)
+            ax.set_title(f"{task.split(' (')[0]}: {panel}\n{protocol}", fontsize=8)
             ax.set_xlabel("gap")
             ax.set_ylabel("fraction of seeds solved")
             ax.legend(fontsize=6)
@@ -106,8 +115,8 @@ def critical_gap_bars(rows: list[dict], path_stem: Path, title: str) -> list[str
     """F3: critical gap per arm (0 when even the smallest gap fails), hatched when only a lower bound."""
     with plt.rc_context(STYLE):
         rows = sorted(rows, key=lambda r: (r["task"], r["protocol"], r["arm"]))
-        fig, ax = plt.subplots(figsize=(7, 0.28 * max(len(rows), 4) + 1.2))
-        labels = [f"{r['task']} | {r['arm']}" for r in rows]
+        fig, ax = plt.subplots(figsize=(8, 0.28 * max(len(rows), 4) + 1.2))
+        labels = [f"{r['task'].split(' (')[0]} | {r['arm']}" for r in rows]
         values = [r["critical gap"] or 0 for r in rows]
         bars = ax.barh(range(len(rows)), values, color="tab:blue")
         for bar, row in zip(bars, rows):
@@ -115,7 +124,8 @@ def critical_gap_bars(rows: list[dict], path_stem: Path, title: str) -> list[str
                 bar.set_hatch("//")  # every gap of the ladder solved: a lower bound
         ax.set_yticks(range(len(rows)), labels, fontsize=6)
         ax.invert_yaxis()
-        ax.set_xlabel("critical gap (largest gap solved by >= 80 % of seeds; hatched: lower bound)")
+        ax.set_xlabel("critical gap (>= 80 % of seeds solve it and every smaller gap)\n"
+                      "hatched: every gap of the ladder solved, a lower bound")
         ax.set_title(title)
         fig.tight_layout()
         return _save(fig, path_stem)
