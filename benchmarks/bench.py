@@ -40,7 +40,7 @@ from torch import nn
 
 from suite.batched import MEMORY_BUDGET, keep_freed_memory, member_bytes, run_batch
 from suite.environment import code_version, cpu_model, set_threads
-from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
+from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec, json_ready
 from suite.train import run
 
 # -- the grid ---------------------------------------------------------------------------------
@@ -233,16 +233,6 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _finite(value):
-    """NaN (a measurement too noisy to tell) as null, for strict JSON."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
 
 def main(argv=None) -> int:
     global TASK
@@ -281,7 +271,7 @@ def main(argv=None) -> int:
     meta["targets"] = targets(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(_finite({"meta": meta, "rows": rows}), indent=2) + "\n")
+    (out / "bench.json").write_text(json.dumps(json_ready({"meta": meta, "rows": rows}), indent=2) + "\n")
     (out / "bench.md").write_text(markdown(meta, rows))
     log(f"wrote {out / 'bench.md'} and {out / 'bench.json'} in {meta['wall_s']:.0f} s")
     return 0

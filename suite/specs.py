@@ -177,6 +177,17 @@ def canonical_json(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_jsonable)
 
 
+def json_ready(value):
+    """`value` with every non-finite float (NaN, inf) replaced by None, recursively: strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
 def _jsonable(value):
     if hasattr(value, "__dataclass_fields__"):
         return asdict(value)
@@ -191,5 +202,5 @@ def derive_seed(purpose: str, *parts) -> int:
 
 __all__ = [
     "ArchSpec", "PROTOCOL_VERSION", "RunSpec", "TaskSpec", "TrainSpec",
-    "canonical_json", "derive_seed", "freeze_options",
+    "canonical_json", "derive_seed", "freeze_options", "json_ready",
 ]

@@ -26,7 +26,7 @@ import torch
 from .environment import resolve_device
 from .mitigations import clip_gradients
 from .models import RecurrentModel, make_model
-from .specs import RunSpec, TrainSpec
+from .specs import RunSpec, TrainSpec, json_ready
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -67,7 +67,7 @@ class RunResult:
 
     def to_dict(self) -> dict:
         """JSON-ready: non-finite floats become None."""
-        return _finite(asdict(self) | {"metric": self.final_metric})
+        return json_ready(asdict(self) | {"metric": self.final_metric})
 
     @classmethod
     def from_dict(cls, data: dict) -> RunResult:
@@ -76,14 +76,6 @@ class RunResult:
         return cls(**data)
 
 
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def make_optimizer(model: torch.nn.Module, train: TrainSpec) -> torch.optim.Optimizer:

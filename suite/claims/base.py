@@ -13,10 +13,11 @@ conditions), inconclusive (the statistics could not decide; `conditions` says wh
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
+
+from ..specs import json_ready
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -47,7 +48,7 @@ class Verdict:
             raise ValueError(f"verdict must be one of {list(VERDICTS)}, got {self.verdict!r}")
 
     def to_dict(self) -> dict:
-        return _finite(asdict(self))
+        return json_ready(asdict(self))
 
     def summary(self) -> str:
         ci = f" [{self.ci[0]:.3g}, {self.ci[1]:.3g}]" if self.ci else ""
@@ -103,13 +104,3 @@ class Claim:
     @property
     def test_id(self) -> str:
         return f"{self.id}-{self.slug}"
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
