@@ -92,7 +92,17 @@ def fmt(value) -> str:
     is_pair = isinstance(value, (tuple, list)) and len(value) == 2
     if is_pair and all(isinstance(v, (int, float)) or v is None for v in value):
         return f"[{fmt(value[0])}, {fmt(value[1])}]"
+    if isinstance(value, dict):  # a cached result's keys come back as strings: order them alike
+        return "{" + ", ".join(f"{k}: {fmt(value[k])}" for k in sorted(value, key=_key_order)) + "}"
     return str(value)
+
+
+def _key_order(key) -> tuple:
+    """Numeric keys (5, "10") by value, before any other keys in string order."""
+    try:
+        return (0, float(key), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(key))
 
 
 def verdict_table(evaluated: list[Evaluated]) -> Table:

@@ -136,6 +136,17 @@ def test_format_rule():
     assert report.fmt(None) == "" and report.fmt(True) == "yes" and report.fmt(3) == "3"
 
 
+def test_dict_cells_render_alike_fresh_and_from_the_cache():
+    """A claim table cell {gap: rate} renders the same whether its keys are the ints a claim
+    computes or the strings a JSON round trip gives back (numeric order, not string order)."""
+    fresh = {5: 0.25, 10: 1 / 3, 160: 1.0, 20: 0.5}
+    as_strings = json.loads(json.dumps(fresh))  # JSON keys are strings ...
+    cached = json.loads(json.dumps(as_strings, sort_keys=True))  # ... then sorted as strings
+    assert list(cached) == ["10", "160", "20", "5"]
+    assert report.fmt(fresh) == report.fmt(cached) == "{5: 0.25, 10: 0.3333, 20: 0.5, 160: 1}"
+    assert report.fmt({"b": 1, "a": 2, 3: 0.5}) == "{3: 0.5, a: 2, b: 1}"
+
+
 def test_cache_reuses_and_survives_corruption(tmp_path):
     calls = []
     cache = ResultCache(tmp_path / "c.json")
