@@ -81,7 +81,12 @@ def recurrent_layer(kind: str, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tens
 
 def _tanh_scaled_(x: Tensor) -> Tensor:
     """In place: x <- tanh(x / 2), for an argument that already carries the factor 2."""
-    return x.sigmoid_().mul_(2).sub_(1)
+    return _from_sigmoid_(x.sigmoid_())
+
+
+def _from_sigmoid_(s: Tensor) -> Tensor:
+    """In place: s <- 2 s - 1 in one op (-1 + 2 s: the same rounding as (2 s) - 1, 2 s exact)."""
+    return torch.add(s.new_tensor(-1.0), s, alpha=2, out=s)
 
 
 def _weight_grad(d_gates: Tensor, hs: Tensor) -> Tensor:
@@ -115,48 +120,93 @@ class _Linear(torch.autograd.Function):
         return d_x, torch.bmm(grad.transpose(1, 2), x), grad.sum(dim=1)
 
 
+#: activations whose derivative is a function of the output, so the loop leaves it for one
+#: vectorised pass afterwards: phi' = (1 - h^2) / 2 (tanh, per unit of the doubled argument),
+#: h (1 - h), [h > 0]
+_DEFERRED = ("tanh", "sigmoid", "relu")
+
+
+def _elman_deferred(proj: Tensor, w_hh: Tensor, kind: str, out: Tensor, train: bool) -> Tensor | None:
+    """The loop of a plain tanh, sigmoid or ReLU cell in two ops a step (one baddbmm, one
+    activation); returns dphi/dpre for training (None otherwise), computed after the loop.
+
+    A tanh cell runs on its sigmoid state s_t = sigmoid(pre_t), h_t = 2 s_t - 1 (pre carries the
+    factor 2): pre_{t+1} = P_{t+1} + h_t W^T = (P_{t+1} - W 1) + s_t (2 W)^T, so the affine map to
+    h is one pass over all steps after the loop instead of two small ops per step. The shifted
+    projections are written into `out` itself: each slot is read just before it is overwritten."""
+    wt = w_hh.transpose(1, 2)
+    if kind == "tanh":
+        base = torch.sub(proj, w_hh.sum(dim=2)[:, None, None, :], out=out)
+        base[:, 0].copy_(proj[:, 0])  # h_{-1} = 0: nothing to shift at the first step
+        wt = wt * 2
+    else:
+        base = proj
+    P, OUT, tmp = base.unbind(1), out.unbind(1), proj.new_empty(out[:, 0].shape)
+    if kind == "relu":
+        def act(x, out):
+            return torch.clamp_min(x, 0.0, out=out)
+    else:
+        act = torch.sigmoid
+    act(P[0], out=OUT[0])
+    for t in range(1, len(OUT)):
+        act(torch.baddbmm(P[t], OUT[t - 1], wt, out=tmp), out=OUT[t])
+    if kind == "tanh":
+        _from_sigmoid_(out)
+    if not train:
+        return None
+    if kind == "tanh":
+        return torch.addcmul(out.new_tensor(0.5), out, out, value=-0.5)
+    if kind == "sigmoid":
+        return torch.addcmul(out, out, out, value=-1)
+    return (out > 0).to(out.dtype)
+
+
+def _elman_stepwise(proj, w_hh, slope, kind, negative_slope, skip, out, train):
+    """The general loop (leaky ReLU, PReLU, tanh with a residual skip): activation and its
+    derivative at each step. Returns (dphi/dpre, min(pre, 0) for PReLU's slope), None where not training."""
+    S, T, B, H = proj.shape
+    wt = w_hh.transpose(1, 2)
+    deriv = proj.new_empty(S, T, B, H) if train else None  # dphi/dpre as passed in
+    neg = proj.new_empty(S, T, B, H) if train and kind == "prelu" else None  # min(pre, 0)
+    tmp, act_buf = proj.new_empty(S, B, H), proj.new_empty(S, B, H)
+    half, one = proj.new_tensor(0.5), proj.new_tensor(1.0)
+    slope_t = slope.view(S, 1, 1) if kind == "prelu" else proj.new_tensor(negative_slope)
+    h = proj.new_zeros(S, B, H)
+    P, HS = proj.unbind(1), out.unbind(1)
+    D = deriv.unbind(1) if train else None
+    for t in range(T):
+        pre = torch.baddbmm(P[t], h, wt, out=tmp)
+        act = act_buf if skip else HS[t]
+        if kind == "tanh":  # pre carries the factor 2: tanh = 2 sigmoid(pre) - 1
+            _from_sigmoid_(torch.sigmoid(pre, out=act))
+            if train:
+                torch.addcmul(half, act, act, value=-0.5, out=D[t])
+        else:  # leakyrelu, prelu: x if x > 0 else slope * x
+            positive = pre > 0
+            torch.where(positive, pre, pre * slope_t, out=act)
+            if train:
+                torch.where(positive, one, slope_t, out=D[t])
+                if neg is not None:
+                    torch.clamp_max(pre, 0.0, out=neg[:, t])
+        if skip:
+            if t >= skip:
+                torch.add(act, HS[t - skip], out=HS[t])
+            else:
+                HS[t].copy_(act)
+        h = HS[t]
+    return deriv, neg
+
+
 class _Elman(torch.autograd.Function):
     @staticmethod
     def forward(ctx, proj, w_hh, slope, kind, negative_slope, skip, train):
         S, T, B, H = proj.shape
-        wt = w_hh.transpose(1, 2)
         out = proj.new_empty(S, T, B, H)
-        deriv = proj.new_empty(S, T, B, H) if train else None  # dphi/dpre as passed in
-        neg = proj.new_empty(S, T, B, H) if train and kind == "prelu" else None  # min(pre, 0)
-        tmp, act_buf = proj.new_empty(S, B, H), proj.new_empty(S, B, H)
-        half, one = proj.new_tensor(0.5), proj.new_tensor(1.0)
-        slope_t = slope.view(S, 1, 1) if kind == "prelu" else proj.new_tensor(negative_slope)
-        h = proj.new_zeros(S, B, H)
-        P, HS = proj.unbind(1), out.unbind(1)
-        D = deriv.unbind(1) if train else None
-        for t in range(T):
-            pre = torch.baddbmm(P[t], h, wt, out=tmp)
-            act = act_buf if skip else HS[t]
-            if kind == "tanh":  # pre carries the factor 2: tanh = 2 sigmoid(pre) - 1
-                torch.sigmoid(pre, out=act).mul_(2).sub_(1)
-                if train:
-                    torch.addcmul(half, act, act, value=-0.5, out=D[t])
-            elif kind == "sigmoid":
-                torch.sigmoid(pre, out=act)
-                if train:
-                    torch.addcmul(act, act, act, value=-1, out=D[t])
-            elif kind == "relu":
-                torch.clamp_min(pre, 0.0, out=act)
-                if train:
-                    torch.gt(pre, 0, out=D[t])
-            else:  # leakyrelu, prelu: x if x > 0 else slope * x
-                positive = pre > 0
-                torch.where(positive, pre, pre * slope_t, out=act)
-                if train:
-                    torch.where(positive, one, slope_t, out=D[t])
-                    if neg is not None:
-                        torch.clamp_max(pre, 0.0, out=neg[:, t])
-            if skip:
-                if t >= skip:
-                    torch.add(act, HS[t - skip], out=HS[t])
-                else:
-                    HS[t].copy_(act)
-            h = HS[t]
+        if kind in _DEFERRED and not skip:
+            deriv = _elman_deferred(proj, w_hh, kind, out, train)
+            neg = None
+        else:
+            deriv, neg = _elman_stepwise(proj, w_hh, slope, kind, negative_slope, skip, out, train)
         if train:
             ctx.skip = skip
             ctx.save_for_backward(w_hh, slope, out, deriv, neg)
@@ -209,7 +259,7 @@ class _LSTM(torch.autograd.Function):
         P, HS = proj.unbind(1), out.unbind(1)
         for t in range(T):
             torch.baddbmm(P[t], h, wt, out=gates).sigmoid_()
-            g.mul_(2).sub_(1)  # the g rows carry the factor 2: tanh
+            _from_sigmoid_(g)  # the g rows carry the factor 2: tanh
             c_prev, c = cells[t % 2], cells[(t + 1) % 2]
             torch.mul(f, c_prev, out=c).addcmul_(i, g)
             _tanh_scaled_(torch.mul(c, 2, out=tc))
@@ -252,6 +302,28 @@ class _LSTM(torch.autograd.Function):
         return d_gates, _weight_grad(d_gates, out), None
 
 
+def _gru_factors(gates: Tensor, cand: Tensor, out: Tensor) -> Tensor:
+    """dL/d(proj columns r, z, n_h, n_x) per unit dL/dh_t, for all steps at once: (S, T, B, 4, H).
+
+    With a = W_in x + b_in + r (W_hn h + b_hn) (doubled here) and n = tanh(a):
+    dh/d(2a) = (1 - n^2) / 2 (1 - z); n_x: that; n_h: that times r; r: that times
+    2 (W_hn h + b_hn) r (1 - r); z: (h_prev - n) z (1 - z)."""
+    S, T, B, H = out.shape
+    rz, hn = gates[..., : 2 * H], gates[..., 2 * H :]
+    r, z = rz[..., :H], rz[..., H:]
+    factors = out.new_empty(S, T, B, 4, H)
+    f_r, f_z, f_nh, f_nx = factors.unbind(3)
+    slopes = torch.addcmul(rz, rz, rz, value=-1)  # r (1 - r), z (1 - z)
+    torch.addcmul(out.new_tensor(0.5), cand, cand, value=-0.5, out=f_nx)
+    f_nx.addcmul_(f_nx, z, value=-1)
+    torch.mul(f_nx, r, out=f_nh)
+    torch.mul(f_nx, hn, out=f_r).mul_(slopes[..., :H])
+    torch.neg(cand[:, 0], out=f_z[:, 0])  # h_{-1} = 0
+    torch.sub(out[:, :-1], cand[:, 1:], out=f_z[:, 1:])
+    f_z.mul_(slopes[..., H:])
+    return factors
+
+
 class _GRU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, proj, w_hh, train):
@@ -259,40 +331,28 @@ class _GRU(torch.autograd.Function):
         H = G4 // 4
         wt = w_hh.transpose(1, 2)
         out = proj.new_empty(S, T, B, H)
-        # r and z go straight into the buffer the backward reads z from
-        rz_all = proj.new_empty(S, T, B, 2 * H) if train else proj.new_empty(S, 1, B, 2 * H).expand(S, T, B, 2 * H)
-        RZ, R, Z = rz_all.unbind(1), rz_all[..., :H].unbind(1), rz_all[..., H:].unbind(1)
-        if train:  # dL/d(proj columns r, z, n_h, n_x) = dh * factors; dh_prev = dh * z + ...
-            factors = proj.new_empty(S, T, B, 4, H)
-            F0, F1, F2, F3 = (factors.select(3, k).unbind(1) for k in range(4))
-        tmp, sd = proj.new_empty(S, B, 3 * H), proj.new_empty(S, B, 2 * H)
-        g_rz, hn, sd_r, sd_z = tmp[..., : 2 * H], tmp[..., 2 * H :], sd[..., :H], sd[..., H:]
-        new, diff = proj.new_empty(S, B, H), proj.new_empty(S, B, H)
-        half = proj.new_tensor(0.5)
+        # per step: r, z (after the sigmoid) and 2 (W_hn h + b_hn) in `gates`, the candidate n in
+        # `cand`; kept for every step when training (the derivative factors are computed from
+        # them after the loop, in a few passes over all steps), one step's worth otherwise
+        steps = T if train else 1
+        gates, cand = proj.new_empty(S, steps, B, 3 * H), proj.new_empty(S, steps, B, H)
         h = proj.new_zeros(S, B, H)
         P3, PN, HS = proj[..., : 3 * H].unbind(1), proj[..., 3 * H :].unbind(1), out.unbind(1)
         for t in range(T):
-            torch.baddbmm(P3[t], h, wt, out=tmp)  # r, z pre-activations; 2 (W_hn h + b_hn)
-            rz, r, z = torch.sigmoid(g_rz, out=RZ[t]), R[t], Z[t]
-            n = _tanh_scaled_(torch.addcmul(PN[t], r, hn, out=new))
-            torch.sub(h, n, out=diff)
-            h = torch.addcmul(n, z, diff, out=HS[t])
-            if train:
-                torch.addcmul(rz, rz, rz, value=-1, out=sd)  # r (1 - r), z (1 - z)
-                d_a = torch.addcmul(half, n, n, value=-0.5, out=F3[t])  # (1 - n^2) / 2 ...
-                d_a.addcmul_(d_a, z, value=-1)  # ... times (1 - z): dL/d(2a) per dL/dh
-                torch.mul(d_a, r, out=F2[t])
-                torch.mul(d_a, hn, out=F0[t]).mul_(sd_r)
-                torch.mul(diff, sd_z, out=F1[t])
+            g, n = gates[:, t % steps], cand[:, t % steps]
+            torch.baddbmm(P3[t], h, wt, out=g)
+            g[..., : 2 * H].sigmoid_()
+            _tanh_scaled_(torch.addcmul(PN[t], g[..., :H], g[..., 2 * H :], out=n))
+            h = torch.lerp(n, h, g[..., H : 2 * H], out=HS[t])  # n + z (h_prev - n)
         if train:
-            ctx.save_for_backward(w_hh, out, factors, rz_all)
+            ctx.save_for_backward(w_hh, out, _gru_factors(gates, cand, out), gates)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        w_hh, out, factors, rz_all = ctx.saved_tensors
+        w_hh, out, factors, gates = ctx.saved_tensors
         S, T, B, H = out.shape
-        update = rz_all[..., H:]
+        update = gates[..., H : 2 * H]
         grad_out = grad_out.contiguous()
         d_proj = out.new_empty(S, T, B, 4, H)
         dh_buf, mix = out.new_empty(S, B, H), out.new_empty(S, B, H)
