@@ -177,3 +177,72 @@ def test_a_fresh_entry_looks_exactly_like_a_reloaded_one(tmp_path):
     fresh = ResultCache(tmp_path / "c.json").get_or_compute("k", {}, lambda: {"b": 1, "a": [{"z": 0, "y": 1}]})
     reloaded = ResultCache(tmp_path / "c.json").get_or_compute("k", {}, lambda: {})
     assert json.dumps(fresh) == json.dumps(reloaded)  # same key order, so same table columns
+
+
+def test_success_panels_split_arms_and_reference_only_where_mitigated():
+    """F2: architectures and mitigation arms in separate panels; rnn-tanh joins the mitigation
+    panel as the reference only for a task that has mitigation arms (no lone-reference panel)."""
+    from suite.plots import success_panels
+
+    def row(task, arm, gap=10, rate=0.5):
+        return {"task": task, "protocol": "p", "arm": arm, "gap": gap, "rate": rate}
+
+    rows = [row("recall", "rnn-tanh"), row("recall", "lstm"), row("recall", "rnn-tanh, clip 1"),
+            row("adding", "rnn-tanh"), row("adding", "gru")]
+    panels = success_panels(rows)
+    assert sorted(panels) == [("adding", "p", "architectures"), ("recall", "p", "architectures"),
+                              ("recall", "p", "mitigations")]
+    assert sorted(panels[("recall", "p", "mitigations")]) == ["rnn-tanh", "rnn-tanh, clip 1"]
+    assert sorted(panels[("adding", "p", "architectures")]) == ["gru", "rnn-tanh"]
+
+
+def test_cache_dependencies_are_closed_under_imports():
+    """A cached kind lists every source file its code imports (transitively, within suite/ and
+    tasks/): otherwise a change to an unlisted module (say, a kernel the models call) would leave
+    stale probe results in the cache."""
+    import ast
+
+    from suite.cache import DEPENDENCIES, ROOT
+
+    def module_path(name: str):
+        base = ROOT.joinpath(*name.split("."))
+        for path in (base.with_suffix(".py"), base / "__init__.py"):
+            if path.exists():
+                return path
+        return None
+
+    def imports(path):
+        package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        if path.name != "__init__.py":
+            package = package.rsplit(".", 1)[0]
+        else:
+            package = package.removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in ("suite", "tasks") and (found := module_path(name)):
+                    yield found
+
+    for kind, listed in DEPENDENCIES.items():
+        covered = [ROOT / p for p in listed]
+
+        def is_covered(path):
+            return any(path == c or c in path.parents for c in covered)
+
+        todo = [p for c in covered for p in ([c] if c.is_file() else sorted(c.rglob("*.py")))]
+        seen = set(todo)
+        while todo:
+            for dep in imports(todo.pop()):
+                assert is_covered(dep), f"{kind}: {dep.relative_to(ROOT)} is imported but not listed"
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
