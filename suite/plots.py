@@ -76,15 +76,28 @@ def saliency_curves(overview_task: dict, archs: list[str], path_stem: Path, titl
         return _save(fig, path_stem)
 
 
-def success_vs_gap(rows: list[dict], path_stem: Path, title: str) -> list[str]:
-    """F2: success rate vs gap per arm, one panel per (task, protocol)."""
+def success_panels(rows: list[dict]) -> dict:
+    """F2's panels: {(task, protocol, "architectures" | "mitigations"): {arm: rows}}.
+
+    Architectures at their defaults go in one panel, mitigation arms in another, with rnn-tanh
+    as their reference where a task has any: one panel with every arm is unreadable."""
+    def kind(row):
+        return "mitigations" if ", " in row["arm"] else "architectures"
+
+    mitigated = {(row["task"], row["protocol"]) for row in rows if kind(row) == "mitigations"}
     groups: dict = {}
     for row in rows:
-        # architectures at their defaults in one panel, mitigation arms (with rnn-tanh as the
-        # reference) in another: one panel with every arm is unreadable
-        kind = "mitigations" if ", " in row["arm"] else "architectures"
-        for panel in {kind, "mitigations"} if row["arm"] == "rnn-tanh" else {kind}:
+        panels = {kind(row)}
+        if row["arm"] == "rnn-tanh" and (row["task"], row["protocol"]) in mitigated:
+            panels.add("mitigations")
+        for panel in panels:
             groups.setdefault((row["task"], row["protocol"], panel), {}).setdefault(row["arm"], []).append(row)
+    return groups
+
+
+def success_vs_gap(rows: list[dict], path_stem: Path, title: str) -> list[str]:
+    """F2: success rate vs gap per arm, one panel per (task, protocol, arm kind)."""
+    groups = success_panels(rows)
     with plt.rc_context(STYLE):
         n = max(len(groups), 1)
         cols = min(n, 3)
