@@ -238,6 +238,26 @@ class _Elman(torch.autograd.Function):
         return d_pre, _weight_grad(d_pre, out), d_slope, None, None, None, None
 
 
+def _lstm_factors(gates: Tensor, cells: Tensor, tc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The LSTM's backward factors for all steps at once, from gate values (i, f, g, o after
+    their nonlinearities), cells c_t and tanh(c_t): dL/dpre_{i,f,g,o} = dc (F_i, F_f, F_g),
+    dh F_o; dc += dh F_c; dc_prev = dc f. Returns (F (S, T, B, 4, H), F_c, f)."""
+    S, T, B, H = cells.shape
+    i, f, g, o = gates.split(H, dim=-1)
+    slopes = torch.addcmul(gates, gates, gates, value=-1)  # s (1 - s) for i, f, o ...
+    s_i, s_f, s_g, s_o = slopes.split(H, dim=-1)
+    torch.addcmul(gates.new_tensor(0.5), g, g, value=-0.5, out=s_g)  # ... (1 - g^2) / 2 for g
+    factors = gates.new_empty(S, T, B, 4, H)
+    f_i, f_f, f_g, f_o = factors.unbind(3)
+    torch.mul(s_i, g, out=f_i)
+    f_f[:, 0].zero_()  # c_{-1} = 0
+    torch.mul(s_f[:, 1:], cells[:, :-1], out=f_f[:, 1:])
+    torch.mul(s_g, i, out=f_g)
+    torch.mul(s_o, tc, out=f_o)
+    f_c = torch.addcmul(gates.new_tensor(1.0), tc, tc, value=-1).mul_(o)
+    return factors, f_c, f.contiguous()
+
+
 class _LSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, proj, w_hh, train):
@@ -245,36 +265,24 @@ class _LSTM(torch.autograd.Function):
         H = G // 4
         wt = w_hh.transpose(1, 2)
         out = proj.new_empty(S, T, B, H)
-        gates, tc, sd = proj.new_empty(S, B, G), proj.new_empty(S, B, H), proj.new_empty(S, B, G)
-        i, f, g, o = gates.split(H, dim=-1)
-        sd_i, sd_f, sd_g, sd_o = sd.split(H, dim=-1)
-        cells = [proj.new_zeros(S, B, H), proj.new_empty(S, B, H)]
-        half, one = proj.new_tensor(0.5), proj.new_tensor(1.0)
-        if train:  # dL/dpre_{i,f,g,o} = dc * (F_i, F_f, F_g), dh * F_o; dc += dh * F_c; dc_prev = dc * f
-            factors = proj.new_empty(S, T, B, 4, H)
-            f_c, forget = proj.new_empty(S, T, B, H), proj.new_empty(S, T, B, H)
-            FI, FF, FGt, FO = (factors.select(3, k).unbind(1) for k in range(4))
-            FC, FG = f_c.unbind(1), forget.unbind(1)
-        h = proj.new_zeros(S, B, H)
+        # gate values, cells and tanh(cells) for every step when training (the backward factors
+        # come from them after the loop), the few steps' worth the loop needs otherwise
+        steps = T if train else 1
+        gates, tc = proj.new_empty(S, steps, B, G), proj.new_empty(S, steps, B, H)
+        cells = proj.new_empty(S, T if train else 2, B, H)
+        zeros = proj.new_zeros(S, B, H)
+        h, c_prev = zeros, zeros
         P, HS = proj.unbind(1), out.unbind(1)
         for t in range(T):
-            torch.baddbmm(P[t], h, wt, out=gates).sigmoid_()
+            gt, c, tanh_c = gates[:, t % steps], cells[:, t % cells.shape[1]], tc[:, t % steps]
+            i, f, g, o = gt.split(H, dim=-1)
+            torch.baddbmm(P[t], h, wt, out=gt).sigmoid_()
             _from_sigmoid_(g)  # the g rows carry the factor 2: tanh
-            c_prev, c = cells[t % 2], cells[(t + 1) % 2]
             torch.mul(f, c_prev, out=c).addcmul_(i, g)
-            _tanh_scaled_(torch.mul(c, 2, out=tc))
-            h = torch.mul(o, tc, out=HS[t])
-            if train:
-                torch.addcmul(gates, gates, gates, value=-1, out=sd)  # s (1 - s) for i, f, o
-                torch.addcmul(half, g, g, value=-0.5, out=sd_g)  # (1 - g^2) / 2
-                torch.mul(sd_i, g, out=FI[t])
-                torch.mul(sd_f, c_prev, out=FF[t])
-                torch.mul(sd_g, i, out=FGt[t])
-                torch.mul(sd_o, tc, out=FO[t])
-                torch.addcmul(one, tc, tc, value=-1, out=FC[t]).mul_(o)
-                FG[t].copy_(f)
+            _tanh_scaled_(torch.mul(c, 2, out=tanh_c))
+            h, c_prev = torch.mul(o, tanh_c, out=HS[t]), c
         if train:
-            ctx.save_for_backward(w_hh, out, factors, f_c, forget)
+            ctx.save_for_backward(w_hh, out, *_lstm_factors(gates, cells, tc))
         return out
 
     @staticmethod
