@@ -176,8 +176,9 @@ def targets(rows: list[dict]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) for the issue's targets; None where nothing was measured."""
     by = {(r["arch"], r["hidden"], r["seq_len"]): r for r in rows}
     found = []
-    ratios = sorted((r["derived"]["single_over_bare"], r) for r in rows
-                    if r["derived"]["single_over_bare"] == r["derived"]["single_over_bare"])  # not NaN
+    ratios = sorted(((r["derived"]["single_over_bare"], r) for r in rows
+                     if r["derived"]["single_over_bare"] == r["derived"]["single_over_bare"]),  # not NaN
+                    key=lambda pair: pair[0])  # ties must not compare the rows
     if ratios:
         worst, r = ratios[-1]
         found.append(("vgsuite single <= 1.10x bare time per step (every configuration)",

@@ -235,7 +235,7 @@ def test_cache_dependencies_are_closed_under_imports():
     for kind, listed in DEPENDENCIES.items():
         covered = [ROOT / p for p in listed]
 
-        def is_covered(path):
+        def is_covered(path, covered=covered):
             return any(path == c or c in path.parents for c in covered)
 
         todo = [p for c in covered for p in ([c] if c.is_file() else sorted(c.rglob("*.py")))]
