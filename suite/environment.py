@@ -39,12 +39,17 @@ def set_threads(n: int | None = None) -> int:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """The package version plus the git commit (with '+dirty' for uncommitted changes) if known."""
+    """The package version plus the git commit if known, with '+dirty' for uncommitted changes
+    outside reports/ (what `nox` writes there is output, not code: a report regenerated over the
+    committed one is still made by the committed code)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=5,
+                              check=True).stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "describe", "--always", "--dirty=+dirty"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip()
+        commit = git("describe", "--always")
+        if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports"):
+            commit += "+dirty"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     return f"{__version__}+{commit}"
