@@ -131,7 +131,7 @@ def gpu(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Training speed: bare PyTorch vs a vgsuite run vs batched runs (S = 8, 32), side by side ->
     reports/bench.md and reports/bench.json. A few minutes; `-- --quick` for H=64, T=100 only.
-    Args go to benchmarks/bench.py (--threads, --rounds, --task, --archs, --out)."""
+    Args go to benchmarks/bench.py (--threads, --rounds, --task, --archs, --out, --tag)."""
     install(session)
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
