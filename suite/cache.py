@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPENDENCIES = {
     "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/mitigations.py", "suite/specs.py",
                   "suite/stats.py", "suite/train.py", "suite/figures.py", "suite/environment.py",
-                  "suite/batched_kernels.py", "suite/cache.py", "suite/__init__.py"),
+                  "suite/batched_kernels.py", "suite/batched_gated.py", "suite/cache.py", "suite/__init__.py"),
 }
 EVERYTHING = ("suite", "tasks")
 
