@@ -7,13 +7,17 @@ takes the input projections of all steps, `proj` (S, T, B, G·H), with W_hh (S, 
 The loops keep what the backward needs for every step (gate values, cells, candidates) and the
 derivative factors come from them after the loop, in a few passes over all steps: a step of a
 small recurrence costs per kernel call, so the loop does only what the recurrence requires
-(LSTM: 9 calls a step, GRU: 7).
+(LSTM: 9 calls a step, GRU: 7). On CPU the same loops run compiled where they can be built
+(suite.native: the same calls, so the same numbers); the Python loops here are the reference
+and the fallback.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from . import native
 
 
 def _tanh_scaled_(x: Tensor) -> Tensor:
@@ -61,24 +65,17 @@ class _LSTM(torch.autograd.Function):
     def forward(ctx, proj, w_hh, train):
         S, T, B, G = proj.shape
         H = G // 4
-        wt = w_hh.transpose(1, 2)
         out = proj.new_empty(S, T, B, H)
         # gate values, cells and tanh(cells) for every step when training (the backward factors
         # come from them after the loop), the few steps' worth the loop needs otherwise
         steps = T if train else 1
         gates, tc = proj.new_empty(S, steps, B, G), proj.new_empty(S, steps, B, H)
         cells = proj.new_empty(S, T if train else 2, B, H)
-        zeros = proj.new_zeros(S, B, H)
-        h, c_prev = zeros, zeros
-        P, HS = proj.unbind(1), out.unbind(1)
-        for t in range(T):
-            gt, c, tanh_c = gates[:, t % steps], cells[:, t % cells.shape[1]], tc[:, t % steps]
-            i, f, g, o = gt.split(H, dim=-1)
-            torch.baddbmm(P[t], h, wt, out=gt).sigmoid_()
-            _from_sigmoid_(g)  # the g rows carry the factor 2: tanh
-            torch.mul(f, c_prev, out=c).addcmul_(i, g)
-            _tanh_scaled_(torch.mul(c, 2, out=tanh_c))
-            h, c_prev = torch.mul(o, tanh_c, out=HS[t]), c
+        compiled = native.loops(proj)
+        if compiled is not None:
+            compiled.lstm_forward(proj, w_hh, out, gates, cells, tc, native.chunks())
+        else:
+            _lstm_loop(proj, w_hh, out, gates, cells, tc)
         if train:
             ctx.save_for_backward(w_hh, out, *_lstm_factors(gates, cells, tc))
         return out
@@ -89,23 +86,52 @@ class _LSTM(torch.autograd.Function):
         S, T, B, H = out.shape
         grad_out = grad_out.contiguous()
         d_gates = out.new_empty(S, T, B, 4, H)
-        dh_buf, dc_buf, dcf_buf = (out.new_empty(S, B, H) for _ in range(3))
-        GO, DG, F, FC, FG = (v.unbind(1) for v in (grad_out, d_gates, factors, f_c, forget))
-        dcf = None
-        for t in range(T - 1, -1, -1):
-            if t < T - 1:
-                dh = torch.baddbmm(GO[t], DG[t + 1].view(S, B, 4 * H), w_hh, out=dh_buf)
-            else:
-                dh = GO[t]
-            if dcf is None:
-                dc = torch.mul(dh, FC[t], out=dc_buf)
-            else:
-                dc = torch.addcmul(dcf, dh, FC[t], out=dc_buf)
-            torch.mul(dc.unsqueeze(2), F[t][:, :, :3], out=DG[t][:, :, :3])
-            torch.mul(dh, F[t][:, :, 3], out=DG[t][:, :, 3])
-            dcf = torch.mul(dc, FG[t], out=dcf_buf)
+        compiled = native.loops(out)
+        if compiled is not None:
+            compiled.lstm_backward(grad_out, w_hh, factors, f_c, forget, d_gates, native.chunks())
+        else:
+            _lstm_backward_loop(grad_out, w_hh, factors, f_c, forget, d_gates)
         d_gates = d_gates.view(S, T, B, 4 * H)
         return d_gates, _weight_grad(d_gates, out), None
+
+
+def _lstm_loop(proj, w_hh, out, gates, cells, tc) -> None:
+    """The forward steps into out (h), gates, cells and tc (tanh c), each kept for every step or,
+    when their time axis is shorter, cyclically."""
+    S, T, B, H = out.shape
+    wt = w_hh.transpose(1, 2)
+    steps, kept_cells = gates.shape[1], cells.shape[1]
+    zeros = proj.new_zeros(S, B, H)
+    h, c_prev = zeros, zeros
+    P, HS = proj.unbind(1), out.unbind(1)
+    for t in range(T):
+        gt, c, tanh_c = gates[:, t % steps], cells[:, t % kept_cells], tc[:, t % steps]
+        i, f, g, o = gt.split(H, dim=-1)
+        torch.baddbmm(P[t], h, wt, out=gt).sigmoid_()
+        _from_sigmoid_(g)  # the g rows carry the factor 2: tanh
+        torch.mul(f, c_prev, out=c).addcmul_(i, g)
+        _tanh_scaled_(torch.mul(c, 2, out=tanh_c))
+        h, c_prev = torch.mul(o, tanh_c, out=HS[t]), c
+
+
+def _lstm_backward_loop(grad_out, w_hh, factors, f_c, forget, d_gates) -> None:
+    """dL/d(gate pre-activations) into d_gates (S, T, B, 4, H), backwards through the steps."""
+    S, T, B, H = grad_out.shape
+    dh_buf, dc_buf, dcf_buf = (grad_out.new_empty(S, B, H) for _ in range(3))
+    GO, DG, F, FC, FG = (v.unbind(1) for v in (grad_out, d_gates, factors, f_c, forget))
+    dcf = None
+    for t in range(T - 1, -1, -1):
+        if t < T - 1:
+            dh = torch.baddbmm(GO[t], DG[t + 1].view(S, B, 4 * H), w_hh, out=dh_buf)
+        else:
+            dh = GO[t]
+        if dcf is None:
+            dc = torch.mul(dh, FC[t], out=dc_buf)
+        else:
+            dc = torch.addcmul(dcf, dh, FC[t], out=dc_buf)
+        torch.mul(dc.unsqueeze(2), F[t][:, :, :3], out=DG[t][:, :, :3])
+        torch.mul(dh, F[t][:, :, 3], out=DG[t][:, :, 3])
+        dcf = torch.mul(dc, FG[t], out=dcf_buf)
 
 
 def _gru_factors(gates: Tensor, cand: Tensor, out: Tensor) -> Tensor:
@@ -135,21 +161,17 @@ class _GRU(torch.autograd.Function):
     def forward(ctx, proj, w_hh, train):
         S, T, B, G4 = proj.shape
         H = G4 // 4
-        wt = w_hh.transpose(1, 2)
         out = proj.new_empty(S, T, B, H)
         # per step: r, z (after the sigmoid) and 2 (W_hn h + b_hn) in `gates`, the candidate n in
         # `cand`; kept for every step when training (the derivative factors are computed from
         # them after the loop, in a few passes over all steps), one step's worth otherwise
         steps = T if train else 1
         gates, cand = proj.new_empty(S, steps, B, 3 * H), proj.new_empty(S, steps, B, H)
-        h = proj.new_zeros(S, B, H)
-        P3, PN, HS = proj[..., : 3 * H].unbind(1), proj[..., 3 * H :].unbind(1), out.unbind(1)
-        for t in range(T):
-            g, n = gates[:, t % steps], cand[:, t % steps]
-            torch.baddbmm(P3[t], h, wt, out=g)
-            g[..., : 2 * H].sigmoid_()
-            _tanh_scaled_(torch.addcmul(PN[t], g[..., :H], g[..., 2 * H :], out=n))
-            h = torch.lerp(n, h, g[..., H : 2 * H], out=HS[t])  # n + z (h_prev - n)
+        compiled = native.loops(proj)
+        if compiled is not None:
+            compiled.gru_forward(proj, w_hh, out, gates, cand, native.chunks())
+        else:
+            _gru_loop(proj, w_hh, out, gates, cand)
         if train:
             ctx.save_for_backward(w_hh, out, _gru_factors(gates, cand, out), gates)
         return out
@@ -161,13 +183,39 @@ class _GRU(torch.autograd.Function):
         update = gates[..., H : 2 * H]
         grad_out = grad_out.contiguous()
         d_proj = out.new_empty(S, T, B, 4, H)
-        dh_buf, mix = out.new_empty(S, B, H), out.new_empty(S, B, H)
-        GO, DP, F, Z = (v.unbind(1) for v in (grad_out, d_proj, factors, update))
-        dh = GO[T - 1]
-        for t in range(T - 1, -1, -1):
-            if t < T - 1:
-                torch.addcmul(GO[t], dh, Z[t + 1], out=mix)
-                dh = torch.baddbmm(mix, DP[t + 1].view(S, B, 4 * H)[..., : 3 * H], w_hh, out=dh_buf)
-            torch.mul(dh.unsqueeze(2), F[t], out=DP[t])
+        compiled = native.loops(out)
+        if compiled is not None:
+            compiled.gru_backward(grad_out, w_hh, factors, update, d_proj, native.chunks())
+        else:
+            _gru_backward_loop(grad_out, w_hh, factors, update, d_proj)
         d_proj = d_proj.view(S, T, B, 4 * H)
         return d_proj, _weight_grad(d_proj[..., : 3 * H], out), None
+
+
+def _gru_loop(proj, w_hh, out, gates, cand) -> None:
+    """The forward steps into out (h), gates (r, z, 2 (W_hn h + b_hn)) and cand (n), the last two
+    kept for every step or, when their time axis is shorter, cyclically."""
+    S, T, B, H = out.shape
+    wt = w_hh.transpose(1, 2)
+    steps = gates.shape[1]
+    h = proj.new_zeros(S, B, H)
+    P3, PN, HS = proj[..., : 3 * H].unbind(1), proj[..., 3 * H :].unbind(1), out.unbind(1)
+    for t in range(T):
+        g, n = gates[:, t % steps], cand[:, t % steps]
+        torch.baddbmm(P3[t], h, wt, out=g)
+        g[..., : 2 * H].sigmoid_()
+        _tanh_scaled_(torch.addcmul(PN[t], g[..., :H], g[..., 2 * H :], out=n))
+        h = torch.lerp(n, h, g[..., H : 2 * H], out=HS[t])  # n + z (h_prev - n)
+
+
+def _gru_backward_loop(grad_out, w_hh, factors, update, d_proj) -> None:
+    """dL/d(proj columns) into d_proj (S, T, B, 4, H), backwards through the steps."""
+    S, T, B, H = grad_out.shape
+    dh_buf, mix = grad_out.new_empty(S, B, H), grad_out.new_empty(S, B, H)
+    GO, DP, F, Z = (v.unbind(1) for v in (grad_out, d_proj, factors, update))
+    dh = GO[T - 1]
+    for t in range(T - 1, -1, -1):
+        if t < T - 1:
+            torch.addcmul(GO[t], dh, Z[t + 1], out=mix)
+            dh = torch.baddbmm(mix, DP[t + 1].view(S, B, 4 * H)[..., : 3 * H], w_hh, out=dh_buf)
+        torch.mul(dh.unsqueeze(2), F[t], out=DP[t])

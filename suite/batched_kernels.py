@@ -34,6 +34,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from . import native
 from .batched_gated import _GRU, _LSTM, _from_sigmoid_, _weight_grad
 
 KINDS = ("tanh", "sigmoid", "relu", "leakyrelu", "prelu", "lstm", "gru")
@@ -201,7 +202,11 @@ class _Elman(torch.autograd.Function):
         out = proj.new_empty(S, T, B, H)
         deriv = neg = None
         if kind in _PLAIN and not skip:
-            _plain_loop(proj, w_hh, kind, out)
+            compiled = native.loops(proj)
+            if compiled is not None:  # _plain_loop, compiled
+                compiled.plain_forward(proj, w_hh, native.PLAIN_KINDS[kind], out, native.chunks())
+            else:
+                _plain_loop(proj, w_hh, kind, out)
         else:
             deriv, neg = _elman_stepwise(proj, w_hh, slope, kind, negative_slope, skip, out, train)
         if train:
@@ -217,6 +222,10 @@ class _Elman(torch.autograd.Function):
         keep_dh = skip or neg is not None
         dh_all = grad_out.clone(memory_format=torch.contiguous_format) if keep_dh else grad_out.contiguous()
         d_pre = torch.empty_like(out)
+        compiled = native.loops(out) if deriv is None else None
+        if compiled is not None:  # a plain cell: the loop below, compiled
+            compiled.plain_backward(dh_all, w_hh, out, native.PLAIN_KINDS[ctx.kind], d_pre, native.chunks())
+            return d_pre, _weight_grad(d_pre, out), None, None, None, None, None
         tmp = out.new_empty(S, B, H)
         G, DP, HS = dh_all.unbind(1), d_pre.unbind(1), out.unbind(1)
         D = deriv.unbind(1) if deriv is not None else None

@@ -26,18 +26,22 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPENDENCIES = {
     "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/mitigations.py", "suite/specs.py",
                   "suite/stats.py", "suite/train.py", "suite/figures.py", "suite/environment.py",
-                  "suite/batched_kernels.py", "suite/batched_gated.py", "suite/cache.py", "suite/__init__.py"),
+                  "suite/batched_kernels.py", "suite/batched_gated.py", "suite/native.py", "suite/native_loops.cpp",
+                  "suite/cache.py", "suite/__init__.py"),
 }
 EVERYTHING = ("suite", "tasks")
+SOURCE_SUFFIXES = (".py", ".cpp")
 
 
 @cache
 def code_fingerprint(paths: tuple[str, ...] = EVERYTHING) -> str:
-    """sha256 of the Python source files under `paths`, in a stable order."""
+    """sha256 of the source files (Python, and the C++ of suite/native_loops.cpp) under `paths`,
+    in a stable order."""
     digest = hashlib.sha256()
     for name in paths:
         root = ROOT / name
-        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+        files = sorted(p for p in root.rglob("*") if p.suffix in SOURCE_SUFFIXES) if root.is_dir() else [root]
+        for path in files:
             digest.update(str(path.relative_to(ROOT)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from . import __version__, native
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,6 +86,7 @@ def metadata(device: str | torch.device = "cpu") -> dict:
         "device_name": device_name(device),
         "cpu_model": cpu_model(),
         "threads": torch.get_num_threads(),
+        "compiled_loops": torch.device(device).type == "cpu" and native.available(),
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "platform": platform.platform(terse=True),
     }

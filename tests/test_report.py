@@ -238,7 +238,7 @@ def test_cache_dependencies_are_closed_under_imports():
         def is_covered(path, covered=covered):
             return any(path == c or c in path.parents for c in covered)
 
-        todo = [p for c in covered for p in ([c] if c.is_file() else sorted(c.rglob("*.py")))]
+        todo = [p for c in covered for p in ([c] if c.is_file() else sorted(c.rglob("*.py"))) if p.suffix == ".py"]
         seen = set(todo)
         while todo:
             for dep in imports(todo.pop()):
