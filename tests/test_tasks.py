@@ -145,3 +145,16 @@ def test_bad_input_is_named(call, message):
 
 def test_registry_lists_the_three_tasks():
     assert sorted(TASKS) == ["adding", "copy", "delayed_recall"]
+
+
+def test_one_hot_is_torchs_one_hot_in_float(device):
+    from tasks.base import one_hot
+
+    indices = torch.randint(0, 7, (4, 9, 3), generator=torch.Generator().manual_seed(0)).to(device)
+    expected = torch.nn.functional.one_hot(indices, 7).to(torch.float32)
+    got = one_hot(indices, 7)
+    assert got.dtype == torch.float32 and got.device == indices.device
+    assert torch.equal(got, expected)
+    if device == "cpu":  # on CUDA a bad index is a device-side assert that ends the process's CUDA use
+        with pytest.raises((IndexError, RuntimeError)):
+            one_hot(indices, 5)  # an index past the size is an error, not a silent wrong vector
