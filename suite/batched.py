@@ -224,7 +224,9 @@ class _Trainer:
         batches = [task.sample(self.batch_size, members[k].stream, self.device) for k in rows]
         x = torch.stack([b[0] for b in batches])
         outputs = self.net(x, task.output_positions)
-        losses = torch.stack([task.loss(outputs[j], b[1]) for j, b in enumerate(batches)])
+        # unbind: one backward that stacks the members' gradients (indexing makes a zero-filled
+        # full-size gradient per member and sums them)
+        losses = torch.stack([task.loss(out, b[1]) for out, b in zip(outputs.unbind(0), batches)])
         self.net.zero_grad()
         losses.sum().backward()
         grads = [p.grad for p in self.net.params]
