@@ -23,6 +23,8 @@ memory (suite.batched.keep_freed_memory, which run_batch sets for its process an
 GFLOP/s counts the matmul work of a training step, forward 2·B·(T·(I + H)·G·H + T'·H·O) and
 backward twice that (G = 1, 4, 3 gate blocks), against the sgemm rate measured at the start.
 Writes reports/bench.md and reports/bench.json (with the torch version, threads and CPU model).
+vgsuite's loops run compiled where suite.native can build them; VGSUITE_NATIVE=0 measures the
+Python loops instead.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from suite import native
 from suite.batched import MEMORY_BUDGET, keep_freed_memory, member_bytes, run_batch
 from suite.environment import code_version, cpu_model, set_threads
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec, json_ready
@@ -208,7 +211,8 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         f"{meta['date']}, torch {meta['torch']}, {meta['threads']} threads, {meta['cpu_model']}; "
         f"sgemm {meta['sgemm_gflops']:.0f} GFLOP/s (1024x1024, measured in this run); "
         f"code {meta['code_version']}; glibc keeps freed memory: "
-        f"{'yes' if meta['malloc_keeps_freed_memory'] else 'no'}.",
+        f"{'yes' if meta['malloc_keeps_freed_memory'] else 'no'}; compiled loops (suite.native): "
+        f"{'yes' if meta.get('compiled_loops') else 'no'}.",
         "",
         f"Task {meta['task']} (sequence length T), batch 64, Adam. *bare*: fused PyTorch module + Linear "
         "head + Adam on the same task batches; *single*: `suite.train.run`; *S=k*: "
@@ -272,6 +276,7 @@ def main(argv=None) -> int:
         "cpu_model": cpu_model(), "platform": platform.platform(terse=True),
         "code_version": code_version(), "sgemm_gflops": sgemm, "rounds": args.rounds,
         "quick": args.quick, "task": args.task, "malloc_keeps_freed_memory": mallopt,
+        "compiled_loops": native.available(),
         "wall_s": round(time.perf_counter() - started, 1),
     }
     meta["targets"] = targets(rows)
