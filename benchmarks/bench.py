@@ -13,12 +13,13 @@ at the last step only), batch 64, Adam, lr 1e-3, three ways to train:
            gradient norm every step, evaluation, early-stop and divergence checks)
   S = 8/32 suite.batched.run_batch over S seeds: steps per second of each member, summed
 
-The variants of one configuration are timed one after the other in this one process, `rounds`
-times over, and each keeps its best time: on a shared machine the minimum is the least disturbed
-measurement, and every ratio is between numbers measured side by side. A vgsuite run's fixed costs
-(building the model, the evaluations at step 0 and at the last step) cancel out: its time per
-step is (best time(n0 + n steps) - best time(n0 steps)) / n. Every variant runs with glibc keeping freed
-memory (suite.batched.keep_freed_memory, which run_batch sets for its process anyway).
+The variants of one configuration are timed one after the other in this one process, and each
+keeps its best time over `rounds` rounds of the whole grid: on a shared machine the minimum is the
+least disturbed measurement, and every ratio is between numbers measured side by side. A vgsuite
+run's fixed costs (building the model, the evaluations at step 0 and at the last step) cancel
+out: its time per step is (best time(n0 + n steps) - best time(n0 steps)) / n. Every variant runs
+with glibc keeping freed memory (suite.batched.keep_freed_memory, which run_batch sets for its
+process anyway).
 
 GFLOP/s counts the matmul work of a training step, forward 2·B·(T·(I + H)·G·H + T'·H·O) and
 backward twice that (G = 1, 4, 3 gate blocks), against the sgemm rate measured at the start.
@@ -128,33 +129,57 @@ def batched_trainer(arch: str, hidden: int, seq_len: int, size: int):
 
 # -- the benchmark ----------------------------------------------------------------------------
 
-def measure(arch: str, hidden: int, seq_len: int, sizes, rounds: int, log) -> dict:
-    """Best times of every variant over `rounds` rounds, the variants taking turns."""
-    estimate = time_bare(arch, hidden, seq_len, 2)  # warm-up and a first estimate
-    n = max(5, min(50, round(BUDGET_S / estimate)))
-    fits = [s for s in sizes if s * member_bytes(spec(arch, hidden, seq_len, 1)) <= MEMORY_BUDGET]
-    trainers = {"single": (single_trainer(arch, hidden, seq_len), n)}
-    for s in fits:  # a batch step costs about s / 4 single steps or less: aim at BUDGET_S as well
-        trainers[s] = (batched_trainer(arch, hidden, seq_len, s), max(4, min(n, round(4 * BUDGET_S / (s * estimate)))))
-    bare, short, long = float("inf"), dict.fromkeys(trainers, float("inf")), dict.fromkeys(trainers, float("inf"))
-    for _ in range(rounds):
-        bare = min(bare, time_bare(arch, hidden, seq_len, n))
-        for key, (train, steps) in trainers.items():
-            short[key] = min(short[key], _timed(train, N0))
-            long[key] = min(long[key], _timed(train, N0 + steps))
-    # per step: the best long run minus the best short run (fixed costs cancel), over the steps
-    per_step = {k: (long[k] - short[k]) / trainers[k][1] for k in trainers}
-    per_step = {k: v if v > 0 else float("nan") for k, v in per_step.items()}  # too noisy to tell
-    row = {
-        "arch": arch, "hidden": hidden, "seq_len": seq_len, "steps_timed": {str(k): v[1] for k, v in trainers.items()},
-        "flops_per_step": flops_per_step(arch, hidden, seq_len),
-        "bare_ms": bare * 1e3, "single_ms": per_step["single"] * 1e3,
-        "batched_ms": {str(s): per_step[s] * 1e3 for s in fits},  # per batch step (all members)
-        "skipped_sizes": [s for s in sizes if s not in fits],
-    }
-    log(f"{arch:8s} H={hidden:<3d} T={seq_len:<3d} bare {row['bare_ms']:7.1f} ms  single "
-        f"{row['single_ms']:7.1f} ms  " + "  ".join(f"S={s} {per_step[s] * 1e3 / s:6.1f} ms/run" for s in fits))
-    return row
+class Config:
+    """One row of the table: its trainers, step counts and the best times seen so far."""
+
+    def __init__(self, arch: str, hidden: int, seq_len: int, sizes):
+        self.arch, self.hidden, self.seq_len, self.sizes = arch, hidden, seq_len, tuple(sizes)
+        estimate = time_bare(arch, hidden, seq_len, 2)  # warm-up and a first estimate
+        self.steps = n = max(5, min(50, round(BUDGET_S / estimate)))
+        self.fits = [s for s in sizes if s * member_bytes(spec(arch, hidden, seq_len, 1)) <= MEMORY_BUDGET]
+        self.trainers = {"single": (single_trainer(arch, hidden, seq_len), n)}
+        for s in self.fits:  # a batch step costs about s / 4 single steps or less: aim at BUDGET_S too
+            steps = max(4, min(n, round(4 * BUDGET_S / (s * estimate))))
+            self.trainers[s] = (batched_trainer(arch, hidden, seq_len, s), steps)
+        self.bare = float("inf")
+        self.short = dict.fromkeys(self.trainers, float("inf"))
+        self.long = dict.fromkeys(self.trainers, float("inf"))
+
+    def time_round(self) -> None:
+        """Every variant once, one after the other; each keeps its best time."""
+        self.bare = min(self.bare, time_bare(self.arch, self.hidden, self.seq_len, self.steps))
+        for key, (train, steps) in self.trainers.items():
+            self.short[key] = min(self.short[key], _timed(train, N0))
+            self.long[key] = min(self.long[key], _timed(train, N0 + steps))
+
+    def row(self) -> dict:
+        # per step: the best long run minus the best short run (fixed costs cancel), over the steps
+        per_step = {k: (self.long[k] - self.short[k]) / self.trainers[k][1] for k in self.trainers}
+        per_step = {k: v if v > 0 else float("nan") for k, v in per_step.items()}  # too noisy to tell
+        return {
+            "arch": self.arch, "hidden": self.hidden, "seq_len": self.seq_len,
+            "steps_timed": {str(k): v[1] for k, v in self.trainers.items()},
+            "flops_per_step": flops_per_step(self.arch, self.hidden, self.seq_len),
+            "bare_ms": self.bare * 1e3, "single_ms": per_step["single"] * 1e3,
+            "batched_ms": {str(s): per_step[s] * 1e3 for s in self.fits},  # per batch step (all members)
+            "skipped_sizes": [s for s in self.sizes if s not in self.fits],
+        }
+
+
+def measure(configs: list[Config], rounds: int, log) -> list[dict]:
+    """Best times of every variant of every configuration. A round times the whole grid, so a
+    burst of load from elsewhere on a shared machine spoils one round of a few rows rather than
+    every round of one row; the variants of a row still run side by side within each round."""
+    for r in range(rounds):
+        for config in configs:
+            config.time_round()
+        log(f"round {r + 1}/{rounds} done")
+    rows = [config.row() for config in configs]
+    for row in rows:
+        log(f"{row['arch']:8s} H={row['hidden']:<3d} T={row['seq_len']:<3d} bare {row['bare_ms']:7.1f} ms  "
+            f"single {row['single_ms']:7.1f} ms  "
+            + "  ".join(f"S={s} {ms / int(s):6.1f} ms/run" for s, ms in row["batched_ms"].items()))
+    return rows
 
 
 def derived(row: dict, sgemm: float) -> dict:
@@ -220,7 +245,7 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         "speed-up over k sequential single runs. "
         "GFLOP/s counts matmul work only; *ceiling* is the sgemm rate over the single run's GFLOP/s, "
         "the most any batching could gain (a batch step at the sgemm rate). Each number is the best of "
-        f"{meta['rounds']} rounds, all variants of a row measured side by side.", "",
+        f"{meta['rounds']} rounds of the whole grid, all variants of a row measured side by side in each.", "",
         "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
     ]
     for r in rows:
@@ -248,7 +273,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="H=64, T=100 only")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--rounds", type=int, default=2, help="timings per variant; the best is kept")
+    parser.add_argument("--rounds", type=int, default=3, help="timings per variant; the best is kept")
     parser.add_argument("--archs", default=",".join(ARCHS), help="comma-separated subset of " + ",".join(ARCHS))
     parser.add_argument("--task", default="copy", choices=sorted(GAP), help="the task (default: copy)")
     parser.add_argument("--out", default="reports", help="folder for bench.md and bench.json")
@@ -263,13 +288,11 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     sgemm = sgemm_rate()
     log(f"sgemm {sgemm:.0f} GFLOP/s, {threads} threads")
-    rows = []
-    for seq_len in grid["seq_len"]:
-        for hidden in grid["hidden"]:
-            for arch in archs:
-                row = measure(arch, hidden, seq_len, grid["sizes"], args.rounds, log)
-                row["derived"] = derived(row, sgemm)
-                rows.append(row)
+    configs = [Config(arch, hidden, seq_len, grid["sizes"])
+               for seq_len in grid["seq_len"] for hidden in grid["hidden"] for arch in archs]
+    rows = measure(configs, args.rounds, log)
+    for row in rows:
+        row["derived"] = derived(row, sgemm)
     meta = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "torch": torch.__version__, "python": platform.python_version(), "threads": threads,
