@@ -12,9 +12,13 @@ kernel (cuDNN, oneDNN) does and autograd over a Python loop cannot: each step is
 calls as the cell allows (a plain tanh/sigmoid/ReLU cell: one matmul and one activation forward,
 one matmul and one aten *_backward op in reverse; the LSTM and GRU derive their backward factors
 in a few passes over all steps after the loop), and dL/dW_hh is one large matmul over all steps
-(sum_t dG_t^T h_{t-1}) instead of T small ones. Under no_grad only h is kept. On the sizes a
-sweep batches the tensors over all steps are tens of MB, so a full pass over one costs about as
-much as a hundred small in-cache ops: the loops avoid passes that only rearrange numbers.
+(sum_t dG_t^T h_{t-1}) instead of T small ones. Under no_grad only h is kept. On CPU the plain,
+LSTM and GRU loops run compiled where suite.native can build them (the same calls, so the same
+numbers); the Python loops here are the reference and the fallback.
+
+On the sizes a sweep batches the tensors over all steps are tens of MB, so a full pass over one
+costs about as much as a hundred small in-cache ops: the loops avoid passes that only rearrange
+numbers.
 
 Cells and gate orders are PyTorch's (nn.RNN, nn.LSTM, nn.GRU; see suite.models.gated):
 
