@@ -71,11 +71,7 @@ class _LSTM(torch.autograd.Function):
         steps = T if train else 1
         gates, tc = proj.new_empty(S, steps, B, G), proj.new_empty(S, steps, B, H)
         cells = proj.new_empty(S, T if train else 2, B, H)
-        compiled = native.loops(proj)
-        if compiled is not None:
-            compiled.lstm_forward(proj, w_hh, out, gates, cells, tc, native.chunks())
-        else:
-            _lstm_loop(proj, w_hh, out, gates, cells, tc)
+        native.run("lstm_forward", _lstm_loop, proj, w_hh, out, gates, cells, tc)
         if train:
             ctx.save_for_backward(w_hh, out, *_lstm_factors(gates, cells, tc))
         return out
@@ -86,11 +82,7 @@ class _LSTM(torch.autograd.Function):
         S, T, B, H = out.shape
         grad_out = grad_out.contiguous()
         d_gates = out.new_empty(S, T, B, 4, H)
-        compiled = native.loops(out)
-        if compiled is not None:
-            compiled.lstm_backward(grad_out, w_hh, factors, f_c, forget, d_gates, native.chunks())
-        else:
-            _lstm_backward_loop(grad_out, w_hh, factors, f_c, forget, d_gates)
+        native.run("lstm_backward", _lstm_backward_loop, grad_out, w_hh, factors, f_c, forget, d_gates)
         d_gates = d_gates.view(S, T, B, 4 * H)
         return d_gates, _weight_grad(d_gates, out), None
 
@@ -167,11 +159,7 @@ class _GRU(torch.autograd.Function):
         # them after the loop, in a few passes over all steps), one step's worth otherwise
         steps = T if train else 1
         gates, cand = proj.new_empty(S, steps, B, 3 * H), proj.new_empty(S, steps, B, H)
-        compiled = native.loops(proj)
-        if compiled is not None:
-            compiled.gru_forward(proj, w_hh, out, gates, cand, native.chunks())
-        else:
-            _gru_loop(proj, w_hh, out, gates, cand)
+        native.run("gru_forward", _gru_loop, proj, w_hh, out, gates, cand)
         if train:
             ctx.save_for_backward(w_hh, out, _gru_factors(gates, cand, out), gates)
         return out
@@ -183,11 +171,7 @@ class _GRU(torch.autograd.Function):
         update = gates[..., H : 2 * H]
         grad_out = grad_out.contiguous()
         d_proj = out.new_empty(S, T, B, 4, H)
-        compiled = native.loops(out)
-        if compiled is not None:
-            compiled.gru_backward(grad_out, w_hh, factors, update, d_proj, native.chunks())
-        else:
-            _gru_backward_loop(grad_out, w_hh, factors, update, d_proj)
+        native.run("gru_backward", _gru_backward_loop, grad_out, w_hh, factors, update, d_proj)
         d_proj = d_proj.view(S, T, B, 4 * H)
         return d_proj, _weight_grad(d_proj[..., : 3 * H], out), None
 

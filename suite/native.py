@@ -78,4 +78,14 @@ def chunks() -> int:
     return torch.get_num_threads()
 
 
-__all__ = ["PLAIN_KINDS", "SOURCE", "available", "chunks", "enabled", "loops"]
+def run(name: str, python_loop, *tensors: Tensor) -> None:
+    """The compiled loop `name` on `tensors` (its outputs among them) where there is one, else
+    `python_loop(*tensors)`, its twin with the same arguments."""
+    compiled = loops(tensors[0])
+    if compiled is None:
+        python_loop(*tensors)
+    else:
+        getattr(compiled, name)(*tensors, chunks())
+
+
+__all__ = ["PLAIN_KINDS", "SOURCE", "available", "chunks", "enabled", "loops", "run"]
