@@ -7,16 +7,25 @@ A *verdict set* is every claim's verdict from one run of the claims under one pr
 from any of:
 
 * a directory of JSON lines that the claim tests write when $VGSUITE_VERDICTS names it
-  (`record_verdict`, called by tests/test_claims.py: one file per test process, so pytest-xdist
-  workers never share a file): CI compares the verdicts its claim tests computed anyway;
+  (`record_verdict`, called by tests/test_claims.py: one file per claim and device, so
+  pytest-xdist workers never share a file and two runs' folders compare byte for byte): CI
+  compares the verdicts its claim tests computed anyway;
 * a baseline file (schema "vgsuite-verdicts/1", e.g. the committed reports/baseline.json);
 * a report's results.json (schema "vgsuite-report/1") or the output of `vgsuite claims --json`.
 
 Claim by claim, number by number (`compare`), the new run is a **regression** when
 * a claim's verdict differs from the baseline's (a verdict flip), or
-* its key number (`value`) or its effect size lies outside the baseline's 95 % CI of that number, or
-* for a number the baseline gives without a CI, it moved by more than `rtol` (default 5 %)
-  relative to the baseline (and more than `atol` = 1e-6, float noise), or became non-finite, or
+* its key number (`value`) or its effect size moved beyond the statistical noise: both runs
+  estimate the number from their seeds, so the difference is judged against both intervals,
+  z = |new - base| / sqrt(se_base^2 + se_new^2) with each se read off the 95 % CI on the side of
+  the move (half-width / 1.96), and it is a regression when z exceeds the Bonferroni bound for
+  a two-sided 5 % family-wise level over every number compared (about 3.3 for 22 claims x 2
+  numbers). Another CPU computes the same claims with other last digits, which can flip a
+  run's outcome near the solved threshold (shown as "changed"); a real change moves a number
+  by several of its standard errors or flips a verdict. Or
+* for a number the baseline gives without a usable CI (none, or one collapsed to a point), it
+  moved by more than `rtol` (default 5 %) relative to the baseline (and more than `atol` = 1e-6,
+  float noise), or became non-finite, or
 * a claim of the baseline is missing from the new run.
 Numbers that moved within tolerance are shown as "changed"; a changed n or protocol (settings) is
 shown as a note, since the comparison is then not like for like. Claims new since the baseline
@@ -36,9 +45,15 @@ REPORT_SCHEMA = "vgsuite-report/1"
 VERDICTS_ENV = "VGSUITE_VERDICTS"
 DEFAULT_RTOL = 0.05
 DEFAULT_ATOL = 1e-6   # differences this small are float noise (e.g. a ratio that is 1 up to rounding)
+FAMILY_ALPHA = 0.05   # family-wise level of the noise test over every number one comparison judges
+Z95 = 1.959963984540054  # a 95 % CI's half-width in standard errors
 #: what a baseline keeps of a verdict (the per-claim tables stay in the report)
 KEPT = ("claim_id", "verdict", "statistic", "value", "ci", "n", "test", "p_value", "effect_size",
         "effect_ci", "conditions", "settings", "expected")
+
+
+#: the numbers of a verdict that the gate judges: (label, key, key of its 95 % CI)
+NUMBERS = (("value", "value", "ci"), ("effect size", "effect_size", "effect_ci"))
 
 
 class VerdictFileError(ValueError):
@@ -48,19 +63,22 @@ class VerdictFileError(ValueError):
 # -- writing ---------------------------------------------------------------------------------------
 
 def record_verdict(claim, verdict, context) -> Path | None:
-    """Append `verdict` to $VGSUITE_VERDICTS/<pid>.jsonl (no-op when the variable is unset)."""
+    """Write `verdict` to $VGSUITE_VERDICTS/<claim>-<device>.jsonl (no-op when the variable is
+    unset): one file per claim and device, replaced whole, so that two runs of the same code give
+    folders that compare byte for byte whatever process ran which claim."""
     folder = os.environ.get(VERDICTS_ENV)
     if not folder:
         return None
     from .environment import code_version
 
-    path = Path(folder) / f"verdicts-{os.getpid()}.jsonl"
+    path = Path(folder) / f"{claim.id}-{context.device}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {k: v for k, v in verdict.to_dict().items() if k in KEPT}
     line = {"verdict": data | {"expected": claim.expected}, "profile": context.profile,
             "device": context.device, "master_seed": context.master_seed, "version": code_version()}
-    with open(path, "a") as handle:
-        handle.write(json.dumps(line, sort_keys=True) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(line, sort_keys=True) + "\n")
+    os.replace(tmp, path)
     return path
 
 
@@ -227,7 +245,23 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_number(label: str, base, base_ci, new, rtol: float, atol: float) -> tuple[str, str | None]:
+def _usable(ci, slack: float) -> tuple[float, float] | None:
+    """(lo, hi) of a CI that can judge a move; None for no CI or one collapsed to a point."""
+    if not ci or len(ci) != 2 or not all(_finite(c) for c in ci):
+        return None
+    lo, hi = min(ci), max(ci)
+    return (lo, hi) if hi - lo > slack else None
+
+
+def _z_gate(n_numbers: int, alpha: float = FAMILY_ALPHA) -> float:
+    """Two-sided Bonferroni bound on |z| for `n_numbers` comparisons at family-wise level alpha."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - alpha / (2 * max(1, n_numbers))))
+
+
+def _check_number(label: str, base, base_ci, new, new_ci, rtol: float, atol: float,
+                  z_gate: float) -> tuple[str, str | None]:
     """('ok' | 'changed' | 'regression', reason) for one number."""
     if base is None and new is None:
         return "ok", None
@@ -235,19 +269,29 @@ def _check_number(label: str, base, base_ci, new, rtol: float, atol: float) -> t
         return "regression", f"{label} {_fmt(base)} became {_fmt(new)}"
     if not _finite(base):
         return ("ok", None) if new == base else ("changed", f"{label} {_fmt(base)} -> {_fmt(new)}")
-    slack = atol + 1e-9 * max(abs(base), abs(new))  # float noise never counts
-    if base_ci and all(_finite(c) for c in base_ci):
-        lo, hi = min(base_ci), max(base_ci)
-        if not lo - slack <= new <= hi + slack:
-            return "regression", f"{label} {_fmt(new)} outside the baseline's 95% CI [{_fmt(lo)}, {_fmt(hi)}]"
-        return ("ok", None) if new == base else ("changed", f"{label} {_fmt(base)} -> {_fmt(new)} (within CI)")
     if new == base:
         return "ok", None
+    slack = atol + 1e-9 * max(abs(base), abs(new))  # float noise never counts
     if abs(new - base) <= slack:
         return "changed", f"{label} {_fmt(base)} -> {_fmt(new)} (float noise, <= {atol:g})"
+    b_ci = _usable(base_ci, slack)
+    if b_ci is not None:
+        n_ci = _usable(new_ci, slack)
+        if n_ci is None or not n_ci[0] - slack <= new <= n_ci[1] + slack:  # else as wide as the baseline's
+            n_ci = (new - (base - b_ci[0]), new + (b_ci[1] - base))
+        up = new > base  # each se from the half of its interval that faces the other estimate
+        se_b = ((b_ci[1] - base) if up else (base - b_ci[0])) / Z95
+        se_n = ((new - n_ci[0]) if up else (n_ci[1] - new)) / Z95
+        se = math.hypot(se_b, se_n)
+        z = abs(new - base) / se if se > 0 else math.inf
+        if z > z_gate:
+            return "regression", (f"{label} {_fmt(base)} -> {_fmt(new)}: z = {z:.2f} > {z_gate:.2f} "
+                                  f"(beyond the noise of both runs' 95% CIs, Bonferroni over the numbers)")
+        return "changed", f"{label} {_fmt(base)} -> {_fmt(new)} (z = {z:.2f}, within noise)"
+    why = "collapsed CI in the baseline" if base_ci else "no CI in the baseline"
     if abs(new - base) > slack + rtol * max(abs(base), abs(new)):
-        return "regression", f"{label} {_fmt(base)} -> {_fmt(new)}: beyond {rtol:.0%} (no CI in the baseline)"
-    return "changed", f"{label} {_fmt(base)} -> {_fmt(new)} (within {rtol:.0%})"
+        return "regression", f"{label} {_fmt(base)} -> {_fmt(new)}: beyond {rtol:.0%} ({why})"
+    return "changed", f"{label} {_fmt(base)} -> {_fmt(new)} (within {rtol:.0%}; {why})"
 
 
 def compare(base: VerdictSet, new: VerdictSet, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> Comparison:
@@ -256,6 +300,8 @@ def compare(base: VerdictSet, new: VerdictSet, rtol: float = DEFAULT_RTOL, atol:
     if base.profile and new.profile and base.profile != new.profile:
         raise ValueError(f"profiles differ: the baseline is {base.profile!r}, the new run {new.profile!r}; "
                          "compare runs of the same profile")
+    shared = set(base.verdicts) & set(new.verdicts)
+    z_gate = _z_gate(sum(base.verdicts[c].get(key) is not None for c in shared for _, key, _ in NUMBERS))
     rows = []
     for claim in sorted(set(base.verdicts) | set(new.verdicts), key=_claim_order):
         b, n = base.verdicts.get(claim), new.verdicts.get(claim)
@@ -272,8 +318,9 @@ def compare(base: VerdictSet, new: VerdictSet, rtol: float = DEFAULT_RTOL, atol:
         if b["verdict"] != n["verdict"]:
             worst = "regression"
             row.reasons.append(f"verdict flip: {b['verdict']} -> {n['verdict']}")
-        for label, key, ci in (("value", "value", "ci"), ("effect size", "effect_size", "effect_ci")):
-            outcome, reason = _check_number(label, b.get(key), b.get(ci), n.get(key), rtol, atol)
+        for label, key, ci in NUMBERS:
+            outcome, reason = _check_number(label, b.get(key), b.get(ci), n.get(key), n.get(ci), rtol, atol,
+                                            z_gate)
             if reason:
                 (row.reasons if outcome == "regression" else row.notes).append(reason)
             if outcome == "regression" or (outcome == "changed" and worst == "ok"):

@@ -1,6 +1,7 @@
 """Regression checks (`suite.regression`, `vgsuite compare`): verdict sets are read from every source,
-a planted regression in the baseline is detected (a verdict flip, a number outside the baseline's CI,
-a missing claim), and changes within tolerance are shown but pass."""
+a planted regression in the baseline is detected (a verdict flip, a number beyond the noise of both runs'
+CIs, a missing claim), and changes within tolerance are shown but pass: among them the moves another
+CPU makes (issue 13: a collapsed [1, 1] interval failed every machine but the baseline's)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,21 @@ def statuses(comparison) -> dict:
 def test_record_verdict_is_a_no_op_without_the_variable(monkeypatch, tmp_path):
     monkeypatch.delenv("VGSUITE_VERDICTS", raising=False)
     assert record_verdict(claim(), verdict(), Context()) is None
+
+
+def test_recorded_verdicts_are_one_file_per_claim_replaced_whole(monkeypatch, tmp_path):
+    """Two runs of the same claims write folders that compare byte for byte, whichever process
+    (pytest-xdist worker) ran which claim, and a rerun of a claim replaces its line."""
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for folder, order in zip(folders, (("G1", "G2"), ("G2", "G1", "G2"))):
+        monkeypatch.setenv("VGSUITE_VERDICTS", str(folder))
+        for cid in order:
+            record_verdict(claim(cid), verdict(cid), Context(profile="quick"))
+    names = [sorted(p.name for p in folder.iterdir()) for folder in folders]
+    assert names[0] == names[1] == ["G1-cpu.jsonl", "G2-cpu.jsonl"]
+    for name in names[0]:
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes()
+    assert len((folders[1] / "G2-cpu.jsonl").read_text().splitlines()) == 1
 
 
 def test_recorded_verdicts_read_back_as_a_set(monkeypatch, tmp_path):
@@ -119,14 +135,42 @@ def test_a_verdict_flip_is_a_regression(base):
     assert "verdict flip: refuted -> supported" in comparison.render()
 
 
-def test_a_number_outside_the_baselines_ci_is_a_regression(base):
+def test_a_number_beyond_the_noise_is_a_regression(base):
     new = copy.deepcopy(base)
-    new.verdicts["G1"]["value"] = -0.5  # CI [-0.35, -0.25]
-    new.verdicts["G2"]["effect_size"] = 0.9  # effect CI [0.6, 0.8]
+    new.verdicts["G1"]["value"] = -0.5  # CI [-0.35, -0.25]: z = 0.2 / (0.05 / 1.96 * sqrt 2) = 5.5
+    new.verdicts["G2"]["effect_size"] = 1.0  # effect CI [0.6, 0.8]: z = 4.2
     comparison = compare(base, new)
     assert statuses(comparison) == {"G1": "REGRESSION", "G2": "REGRESSION", "L1": "ok"}
     text = comparison.render()
-    assert "value -0.5 outside the baseline's 95% CI [-0.35, -0.25]" in text and "effect size 0.9" in text
+    assert "value -0.3 -> -0.5: z = 5.54 >" in text and "effect size 0.7 -> 1: z = 4.16 >" in text
+
+
+def test_the_gate_is_bonferroni_over_the_numbers_it_judges():
+    from suite.regression import _z_gate
+
+    assert _z_gate(1) == pytest.approx(1.95996, abs=1e-4)
+    assert _z_gate(44) == pytest.approx(3.2544, abs=1e-3)  # 22 claims x (value, effect size)
+
+
+def test_moves_another_cpu_makes_pass_and_collapsed_intervals_are_not_trusted():
+    """The numbers of issue 13: a fresh clone on another CPU moved L2, L4, M5 and M3 (one run's
+    outcome); M3's baseline interval had collapsed to [1, 1]."""
+    base = verdict_set(verdict("M3", "conditional", 1.0, (1.0, 1.0)),
+                       verdict("L2", "supported", 0.8308, (0.74537, 0.90821)),
+                       verdict("L4", "refuted", 0.006877, (0.004938, 0.00879)),
+                       verdict("M5", "refuted", 0.91, (0.7825, 1.0)),
+                       verdict("M4", "supported", 1.0, (0.8722, 1.0)))  # Newcombe's interval, 5 vs 20
+    new = verdict_set(verdict("M3", "conditional", 0.965, (0.85, 0.99)),
+                      verdict("L2", "supported", 0.8322, (0.747, 0.909)),
+                      verdict("L4", "refuted", 0.00705, (0.0051, 0.0090)),
+                      verdict("M5", "refuted", 0.89, (0.76, 0.99)),
+                      verdict("M4", "supported", 0.965, (0.84, 0.99)))
+    comparison = compare(base, new)
+    assert comparison.exit_code == 0 and set(statuses(comparison).values()) == {"changed"}
+    assert "collapsed CI in the baseline" in comparison.render()
+    worse = copy.deepcopy(new)  # a real change: the effect of M5 halves
+    worse.verdicts["M5"]["value"], worse.verdicts["M5"]["ci"] = 0.45, [0.3, 0.6]
+    assert statuses(compare(base, worse))["M5"] == "REGRESSION"
 
 
 def test_a_number_within_the_ci_is_shown_as_changed_but_passes(base):

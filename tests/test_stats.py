@@ -14,6 +14,7 @@ import pytest
 from suite.stats import (
     LinearFit,
     TestOutcome,
+    auc_ci,
     bootstrap_ci,
     critical_gap,
     fisher_greater,
@@ -58,7 +59,8 @@ def test_mann_whitney_fully_separated_5_vs_5_is_one_over_252():
     assert out.p_value == pytest.approx(1 / 252, rel=1e-12)
     assert out.statistic == 25.0
     assert out.effect_size == 1.0
-    assert out.effect_ci == (1.0, 1.0)
+    lo, hi = out.effect_ci  # Newcombe's interval stays honest at complete separation
+    assert hi == 1.0 and 0.5 < lo < 0.8
     assert out.n == (5, 5)
     assert "exact" in out.test and "a > b" in out.test
 
@@ -102,15 +104,44 @@ def test_mann_whitney_large_tied_samples_use_tie_corrected_normal():
     assert out.p_value == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)), rel=1e-9)
 
 
-def test_mann_whitney_bootstrap_ci_is_deterministic_and_covers_effect():
+def test_mann_whitney_interval_is_newcombes_and_covers_the_effect():
     rng = np.random.default_rng(0)
     a, b = rng.normal(0.8, 1, 20), rng.normal(0.0, 1, 20)
-    first = mann_whitney_greater(a, b, seed=3)
-    assert first == mann_whitney_greater(a, b, seed=3)
-    assert first.effect_ci != mann_whitney_greater(a, b, seed=4).effect_ci
-    lo, hi = first.effect_ci
-    assert 0.0 <= lo <= first.effect_size <= hi <= 1.0
-    assert lo < hi
+    out = mann_whitney_greater(a, b)
+    assert out == mann_whitney_greater(a, b)
+    assert out.effect_ci == auc_ci(out.effect_size, 20, 20)
+    lo, hi = out.effect_ci
+    assert 0.0 < lo < out.effect_size < hi < 1.0
+
+
+@pytest.mark.parametrize("effect,n_a,n_b", [(1.0, 5, 5), (0.83, 10, 20), (0.5, 3, 4), (0.0, 8, 8), (0.97, 25, 25)])
+def test_auc_interval_bounds_solve_newcombes_equation(effect, n_a, n_b):
+    lo, hi = auc_ci(effect, n_a, n_b)
+    assert 0.0 <= lo <= effect <= hi <= 1.0 and lo < hi
+    z, n_star = 1.959963984540054, (n_a + n_b) / 2 - 1
+
+    def excess(t):
+        var = t * (1 - t) * (1 + n_star * ((1 - t) / (2 - t) + t / (1 + t))) / (n_a * n_b)
+        return (effect - t) ** 2 - z * z * var
+
+    for bound in (lo, hi):
+        if 0.0 < bound < 1.0:
+            assert excess(bound) == pytest.approx(0.0, abs=1e-12)
+    lo_flip, hi_flip = auc_ci(1 - effect, n_b, n_a)  # theta for (b, a) is 1 - theta for (a, b)
+    assert (lo_flip, hi_flip) == pytest.approx((1 - hi, 1 - lo), abs=1e-9)
+
+
+def test_auc_interval_at_separation_narrows_with_more_seeds_and_covers_about_95_percent():
+    lows = [auc_ci(1.0, n, n)[0] for n in (3, 5, 10, 20)]
+    assert lows == sorted(lows) and lows[0] > 0.0 and lows[-1] < 1.0
+    rng = np.random.default_rng(7)
+    true = 0.5 + 0.5 * math.erf(0.8 / 2)  # P(A > B) for a normal shift of 0.8 sd
+    hits = 0
+    for _ in range(1000):
+        a, b = rng.normal(0.8, 1, 10), rng.normal(0.0, 1, 10)
+        lo, hi = auc_ci(float((a[:, None] > b[None, :]).mean()), 10, 10)
+        hits += lo <= true <= hi
+    assert 0.92 <= hits / 1000 <= 0.99
 
 
 def test_outcome_as_dict_and_not_collected_by_pytest():
@@ -304,8 +335,8 @@ def test_critical_gap_threshold_boundary_is_inclusive():
     (lambda: mann_whitney_greater([1.0, np.nan], [1.0]), "a must contain only finite"),
     (lambda: mann_whitney_greater([[1.0]], [1.0]), "a must be 1-D"),
     (lambda: mann_whitney_greater(["x"], [1.0]), "a must be a 1-D sequence"),
-    (lambda: mann_whitney_greater([1.0], [2.0], n_boot=0), "n_boot must be >= 1"),
-    (lambda: mann_whitney_greater([1.0], [2.0], seed=-1), "seed must be >= 0"),
+    (lambda: auc_ci(1.5, 3, 3), r"effect must be a number in \[0, 1\]"),
+    (lambda: auc_ci(0.5, 0, 3), "n_a must be >= 1"),
     (lambda: fisher_greater(6, 5, 0, 5), "k_a must be <= n_a"),
     (lambda: fisher_greater(0, 5, 6, 5), "k_b must be <= n_b"),
     (lambda: fisher_greater(1, 0, 0, 5), "n_a must be >= 1"),

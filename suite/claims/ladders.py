@@ -106,7 +106,8 @@ def fetch(context: Context, specs: list[RunSpec]) -> dict[str, RunResult]:
 
     The pending runs are handed over in an order shuffled by process id: concurrent processes on
     one shared store (pytest-xdist workers) then rarely train the same run at once, and each
-    checks the store again before every run. The order cannot change a result.
+    checks the store again before every run. The order sets only which group trains first: the
+    groups themselves, and so every result, are decided by the specs (suite.sweep.group_runs).
     """
     from ..store import Store
     from ..sweep import ensure_runs, load_results
@@ -351,7 +352,7 @@ class Comparison:
         }
 
 
-def compare(a: ArmOutcome, b: ArmOutcome, seed: int = 0) -> Comparison:
+def compare(a: ArmOutcome, b: ArmOutcome) -> Comparison:
     """Reach of a vs reach of b over the gaps both ladders share (a longer ladder must not count)."""
     common = tuple(g for g in a.arm.gaps if g in b.arm.gaps)
     if not common:
@@ -359,8 +360,8 @@ def compare(a: ArmOutcome, b: ArmOutcome, seed: int = 0) -> Comparison:
     ra, rb = a.reach(common), b.reach(common)
     return Comparison(
         a.arm.label, b.arm.label, tuple(ra), tuple(rb),
-        stats.mann_whitney_greater(ra, rb, seed=seed),
-        stats.mann_whitney_greater(rb, ra, seed=seed),
+        stats.mann_whitney_greater(ra, rb),
+        stats.mann_whitney_greater(rb, ra),
         a.critical(), b.critical(),
     )
 

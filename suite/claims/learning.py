@@ -136,7 +136,7 @@ def analyse_l2(context: Context) -> Verdict:
     g1, g2 = gaps[0], gaps[1]
     slow = _pooled(outs, PLAIN, g2, "steps")
     fast = _pooled(outs, PLAIN, g1, "steps")
-    test = stats.mann_whitney_greater(slow, fast, seed=context.master_seed)
+    test = stats.mann_whitney_greater(slow, fast)
     slopes = []
     for (_task, label), out in outs.items():
         slope, ci = _log_slope(out.cells, out.arm.gaps)
@@ -178,7 +178,7 @@ def analyse_l3(context: Context) -> Verdict:
     top, bottom = gaps[-1], gaps[0]
     long_plateau = _pooled(outs, PLAIN, top, "plateau")
     short_plateau = _pooled(outs, PLAIN, bottom, "plateau")
-    test = stats.mann_whitney_greater(long_plateau, short_plateau, seed=context.master_seed)
+    test = stats.mann_whitney_greater(long_plateau, short_plateau)
     never = sum(not x for x in _pooled(outs, PLAIN, top, "left"))
     n_top = len(long_plateau)
     never_ci = stats.wilson_ci(never, n_top)
@@ -234,8 +234,8 @@ def analyse_l6(context: Context) -> Verdict:
     for family, ladder in DEPTH.items():
         shallow, deep = outs[("delayed_recall", ladder[0])], outs[("delayed_recall", ladder[-1])]
         a, b = _seed_scores(deep), _seed_scores(shallow)
-        harder = stats.mann_whitney_greater(a, b, seed=context.master_seed)
-        easier = stats.mann_whitney_greater(b, a, seed=context.master_seed)
+        harder = stats.mann_whitney_greater(a, b)
+        easier = stats.mann_whitney_greater(b, a)
         families[family] = (harder, easier)
         for label in ladder:
             out = outs[("delayed_recall", label)]

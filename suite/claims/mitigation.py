@@ -98,7 +98,7 @@ def _family(claim_id: str, decisive, reported, needed, context: Context) -> Verd
     """Over the `decisive` arms: supported if every one raises reach, conditional if the `needed`
     ones do and some others do not. `reported` arms are compared and tabled, not decided on."""
     outs, arms = _outcomes(context, claim_id)
-    comps = [compare(outs[label], outs[BASE], seed=context.master_seed) for label in decisive + reported]
+    comps = [compare(outs[label], outs[BASE]) for label in decisive + reported]
     decided = comps[: len(decisive)]
     up, down = _split(decided)
     crit = {label: outs[label].critical_row()["bracket"] for label in (BASE,) + tuple(decisive + reported)}
@@ -132,7 +132,7 @@ def analyse_m3(context: Context) -> Verdict:
 
 def analyse_m2(context: Context) -> Verdict:
     outs, arms = _outcomes(context, "M2")
-    vanishing = compare(outs[CLIPPED], outs[BASE], seed=context.master_seed)
+    vanishing = compare(outs[CLIPPED], outs[BASE])
     paired = min(len(vanishing.reach_a), len(vanishing.reach_b))  # the seeds both arms ran
     diffs = np.subtract(vanishing.reach_a[:paired], vanishing.reach_b[:paired])
     plain, clipped = exploding_arms(context)
@@ -140,7 +140,7 @@ def analyse_m2(context: Context) -> Verdict:
     cp = ex[(plain.task, plain.label)].cells[plain.gaps[0]]
     cc = ex[(clipped.task, clipped.label)].cells[clipped.gaps[0]]
     solves = stats.fisher_greater(cc.k, cc.n, cp.k, cp.n)
-    spikes = stats.mann_whitney_greater(cp.spike, cc.spike, seed=context.master_seed)
+    spikes = stats.mann_whitney_greater(cp.spike, cc.spike)
     stabilises = solves.p_value < ALPHA
     raises = vanishing.direction == "greater"
     crit = {label: outs[label].critical_row()["bracket"] for label in (BASE, CLIPPED)}
@@ -179,7 +179,7 @@ def analyse_m2(context: Context) -> Verdict:
 
 def _single(claim_id: str, label: str, context: Context) -> Verdict:
     outs, arms = _outcomes(context, claim_id)
-    comp = compare(outs[label], outs[BASE], seed=context.master_seed)
+    comp = compare(outs[label], outs[BASE])
     crit = {x: outs[x].critical_row()["bracket"] for x in (BASE, label)}
     verdict = {"greater": "supported", "less": "refuted", "none": "inconclusive"}[comp.direction]
     cond = f"critical gaps {crit}"
@@ -210,14 +210,13 @@ def _scaled(values, factor: float) -> list[float]:
 
 def analyse_m5(context: Context) -> Verdict:
     outs, arms = _outcomes(context, "M5")
-    comps = [compare(outs[label], outs[BASE], seed=context.master_seed) for label in LSTMS]
-    bias = stats.mann_whitney_greater(_mean_scores(outs["lstm"]), _mean_scores(outs["lstm fb=1"]),
-                                      seed=context.master_seed)
+    comps = [compare(outs[label], outs[BASE]) for label in LSTMS]
+    bias = stats.mann_whitney_greater(_mean_scores(outs["lstm"]), _mean_scores(outs["lstm fb=1"]))
     beyond, short, rows = [], [], []
     for comp in comps:
         far = _scaled(comp.reach_b, WELL_BEYOND)
-        above = stats.mann_whitney_greater(comp.reach_a, far, seed=context.master_seed)
-        below = stats.mann_whitney_greater(far, comp.reach_a, seed=context.master_seed)
+        above = stats.mann_whitney_greater(comp.reach_a, far)
+        below = stats.mann_whitney_greater(far, comp.reach_a)
         beyond += [comp.a] if above.p_value < ALPHA else []
         short += [comp.a] if below.p_value < ALPHA else []
         rows.append({"arm": comp.a, "p_reach_above_4x_tanh": above.p_value,
@@ -238,8 +237,7 @@ def analyse_m5(context: Context) -> Verdict:
                 f"significantly short of it); " + text)
     else:
         verdict, cond = "inconclusive", f"well beyond: {beyond or 'none'}, short: {short or 'none'}; " + text
-    main = stats.mann_whitney_greater(_scaled(comps[1].reach_b, WELL_BEYOND), comps[1].reach_a,
-                                      seed=context.master_seed)
+    main = stats.mann_whitney_greater(_scaled(comps[1].reach_b, WELL_BEYOND), comps[1].reach_a)
     return Verdict(
         claim_id="M5", verdict=verdict,
         statistic=f"P({WELL_BEYOND:g} x reach of rnn-tanh > reach of lstm fb=1) (reach: longest ladder "
@@ -258,18 +256,17 @@ def analyse_m5(context: Context) -> Verdict:
 def analyse_m7(context: Context) -> Verdict:
     outs, arms = _outcomes(context, "M7")
     att = outs[ATTENTION]
-    main = compare(att, outs[BASE], seed=context.master_seed)
+    main = compare(att, outs[BASE])
     rivals, beaten_by, ties = [], [], []
     for label in RIVALS:
         rival = outs[label]
-        comp = compare(rival, att, seed=context.master_seed)
+        comp = compare(rival, att)
         rivals.append(comp)
         if comp.direction == "greater" or _crit(rival) > _crit(att):
             beaten_by.append(label)
         elif _crit(rival) == _crit(att):
             top = max(g for g in att.arm.gaps if g in rival.arm.gaps)
-            faster = stats.mann_whitney_greater(rival.cells[top].steps, att.cells[top].steps,
-                                                seed=context.master_seed)
+            faster = stats.mann_whitney_greater(rival.cells[top].steps, att.cells[top].steps)
             ties.append((label, top, faster.p_value, faster.effect_size))
     unresolved = [t for t in ties if t[2] >= ALPHA]
     crit = {x: outs[x].critical_row()["bracket"] for x in (BASE, ATTENTION) + RIVALS}

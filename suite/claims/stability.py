@@ -130,8 +130,8 @@ def analyse_l4(context: Context) -> Verdict:
     for kind in MEASURES:
         v, g = [r[kind] for r in vanilla], [r[kind] for r in gated]
         bounds[kind] = (float(np.mean(v)), stats.bootstrap_ci(v, seed=context.master_seed))
-        tests[kind] = (stats.mann_whitney_greater(v, g, seed=context.master_seed),
-                       stats.mann_whitney_greater(g, v, seed=context.master_seed))
+        tests[kind] = (stats.mann_whitney_greater(v, g),
+                       stats.mann_whitney_greater(g, v))
     small = all(hi < LOT for _, (_, hi) in bounds.values())
     large = [k for k, (_, (lo, _)) in bounds.items() if lo >= LOT and tests[k][0].p_value < ALPHA]
     more = [k for k, (t, _) in tests.items() if t.p_value < ALPHA]
