@@ -31,6 +31,7 @@ budget and early stop. Architectures without a stacked kernel (rnn-attention) ar
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import math
 import os
@@ -154,6 +155,7 @@ class _Member:
     stream: torch.Generator
     losses: list[float]
     norms: list[float]
+    shadow_of: int | None = None  # a shadow's real member (see _Trainer._pair_if_alone)
 
 
 def run_batch(specs: Sequence[RunSpec], models: Sequence | None = None) -> list[RunResult]:
@@ -182,8 +184,8 @@ def run_batch(specs: Sequence[RunSpec], models: Sequence | None = None) -> list[
         ), torch.Generator().manual_seed(s.data_seed()), [], [])
         for s, m in zip(specs, models)
     ]
-    _Trainer(net, task, members, models, eval_set, device).train()
-    return [m.result for m in members]
+    _Trainer(net, task, members, list(models), eval_set, device).train()
+    return [m.result for m in members[: len(specs)]]
 
 
 class _Trainer:
@@ -194,6 +196,26 @@ class _Trainer:
         train = members[0].spec.train
         self.batch_size, self.eval_every = train.batch_size, train.eval_every
         self.optimizer = BatchedOptimizer(train.optimizer, [m.spec.train.lr for m in members])
+        self._pair_if_alone()
+
+    def _pair_if_alone(self) -> None:
+        """Give a member left alone in the batch a shadow: a twin row (same weights, optimizer
+        state and data stream) whose results are thrown away. MKL computes a batch of one matrix
+        product by another route than a batch of several, so without it a member's numbers
+        would change when its batch-mates leave, and a run alone would not give the numbers it
+        gives in a group."""
+        if len(self.rows) != 1 or self.members[self.rows[0]].shadow_of is not None:
+            return
+        k = self.rows[0]
+        real = self.members[k]
+        stream = torch.Generator().set_state(real.stream.get_state())
+        result = copy.deepcopy(real.result)
+        result.wall_s = 0.0
+        self.members.append(_Member(real.spec, result, stream, list(real.losses), list(real.norms), shadow_of=k))
+        self.models.append(None)
+        self.rows.append(len(self.members) - 1)
+        self.net.select([0, 0])
+        self.optimizer.select([0, 0])
 
     def _charge(self, rows, started: float) -> float:
         """Split the time since `started` among `rows`; returns now."""
@@ -288,27 +310,34 @@ class _Trainer:
         for lo in range(0, len(rows), per_pass):
             sub = [p[lo : lo + per_pass] for p in params]
             m = sub[0].shape[0]
+            if m == 1:  # a pass of one member beside its shadow, as in training
+                sub = [torch.cat([q, q]) for q in sub]
             outputs = torch.cat([
-                self.net(x[None, i : i + chunk].expand(m, -1, -1, -1), task.output_positions, sub)
+                self.net(x[None, i : i + chunk].expand(len(sub[0]), -1, -1, -1), task.output_positions, sub)
                 for i in range(0, n, chunk)
             ], dim=1)
-            values += [(task.loss(out, y).item(), task.metric(out, y)) for out in outputs]
+            values += [(task.loss(out, y).item(), task.metric(out, y)) for out in outputs[:m]]
         return values
 
     def _drop(self, rows) -> None:
-        """Remove `rows` (spec indices) from the batch, handing their weights to their models."""
-        rows = set(rows) & set(self.rows)
+        """Remove `rows` (spec indices) from the batch, handing their weights to their models;
+        a member's shadow leaves with it."""
+        rows = set(rows) | {j for j in self.rows if self.members[j].shadow_of in set(rows)}
+        rows &= set(self.rows)
         if not rows:
             return
         for j, k in enumerate(self.rows):
-            if k in rows:
+            if k in rows and self.models[k] is not None:
                 self.net.copy_to(j, self.models[k])
+            shadow_of = self.members[k].shadow_of
+            if k in rows and shadow_of is not None:  # its share of the time was the run's
+                self.members[shadow_of].result.wall_s += self.members[k].result.wall_s
         keep = [j for j, k in enumerate(self.rows) if k not in rows]
         self.rows = [self.rows[j] for j in keep]
         if self.rows:
             self.net.select(keep)
             self.optimizer.select(keep)
-
+            self._pair_if_alone()
 
 __all__ = [
     "BatchedOptimizer", "CPU_ALONE", "MAX_GROUP", "MEMORY_BUDGET", "PER_RUN_FIELDS", "batch_key", "batchable",

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPENDENCIES = {
     "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/mitigations.py", "suite/specs.py",
                   "suite/stats.py", "suite/train.py", "suite/figures.py", "suite/environment.py",
+                  "suite/batched.py", "suite/batched_model.py", "suite/batched_optim.py",
                   "suite/batched_kernels.py", "suite/batched_gated.py", "suite/native.py", "suite/native_loops.cpp",
                   "suite/cache.py", "suite/__init__.py"),
 }

@@ -6,9 +6,8 @@
 // every call also pays the interpreter (a few microseconds), and every one but the matmul runs on
 // one thread (ATen splits work only above 32,768 elements). Here the calls cost only their
 // dispatch, and the rows are split into `chunks` independent parts that run the whole loop side
-// by side, one OpenMP thread each: whole members when there are at least `chunks` of them, else
-// slices of the batch (the rows of a recurrence never mix; dL/dW_hh, which sums over rows, is
-// formed after the loop, outside). Inside a chunk every call runs on its thread alone, matmuls
+// by side, one OpenMP thread each: slices of the batch with every member (the rows of a
+// recurrence never mix; dL/dW_hh, which sums over rows, is formed after the loop, outside). Inside a chunk every call runs on its thread alone, matmuls
 // included, so a loop forks threads once rather than at every step.
 //
 // Layout as in suite/batched_kernels.py: (S, T, B, ·) with the member axis S first, gate blocks
@@ -27,16 +26,16 @@ namespace {
 
 enum Plain : int64_t { kTanh = 0, kSigmoid = 1, kRelu = 2 };
 
-// Runs body(part) for `chunks` parts of the rows, in parallel. Every tensor in `rows` is cut
-// along its member axis (0) when splitting members, along its batch axis (2) when splitting the
-// batch; those in `weights` (S, ·, ·) only when splitting members.
+// Runs body(part) for `chunks` parts of the rows, in parallel: slices of the batch axis (2) of
+// every tensor in `rows`, each with every member, while `weights` (S, ·, ·) are shared. Never a
+// split by member: a member's numbers would then depend on how many members share its chunk
+// (MKL's batched product rounds a lone matrix differently), whereas under MKL's strict
+// reproducibility (suite/__init__.py) a row's numbers do not depend on the other rows. A batch of
+// fewer rows than chunks runs in one part.
 void split_rows(int64_t chunks, std::vector<Tensor> rows, std::vector<Tensor> weights,
                 const std::function<void(std::vector<Tensor>&, std::vector<Tensor>&)>& body) {
-  const int64_t members = rows[0].size(0), batch = rows[0].size(2);
-  const bool by_member = members >= chunks;
-  const int64_t n = by_member ? members : batch;
-  chunks = std::max<int64_t>(1, std::min(chunks, n));
-  if (chunks == 1) {
+  const int64_t batch = rows[0].size(2);
+  if (chunks <= 1 || batch < chunks) {
     at::NoGradGuard no_grad;
     body(rows, weights);
     return;
@@ -44,10 +43,10 @@ void split_rows(int64_t chunks, std::vector<Tensor> rows, std::vector<Tensor> we
   at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
     at::NoGradGuard no_grad;  // grad mode is per thread; the autograd Function owns the gradients
     for (int64_t c = first; c < last; ++c) {
-      const int64_t lo = n * c / chunks, hi = n * (c + 1) / chunks;
-      std::vector<Tensor> r, w;
-      for (const auto& t : rows) r.push_back(t.slice(by_member ? 0 : 2, lo, hi));
-      for (const auto& t : weights) w.push_back(by_member ? t.slice(0, lo, hi) : t);
+      const int64_t lo = batch * c / chunks, hi = batch * (c + 1) / chunks;
+      std::vector<Tensor> r;
+      for (const auto& t : rows) r.push_back(t.slice(2, lo, hi));
+      std::vector<Tensor> w(weights);
       body(r, w);
     }
   });

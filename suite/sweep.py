@@ -19,10 +19,13 @@ that raises is stored as "failed" with its error and retried by the next sweep; 
 Execution is two small functions: `group_runs` splits the pending specs into groups that can be
 trained together (suite.batched: compatible runs, e.g. the seeds of one configuration, up to 16
 at a time) and `execute_group` trains one group as one batched model and stores each result.
-Every spec the sweep batches (suite.batched.sweep_key: the built-in architectures except
-rnn-attention, and except LSTM on CPU, where PyTorch's fused LSTM is faster per run) goes through
-the batched trainer, alone or not, so a stored result does not depend on how a sweep happened to group it;
-the others train alone with suite.train.
+Which trainer runs a spec is decided by the spec alone (`suite.train.trainer_of`: the batched
+trainer for the built-in architectures except rnn-attention, and except LSTM on CPU, where
+PyTorch's fused LSTM is faster per run; the single loop for the rest), and a member's numbers do
+not depend on its batch-mates, so a stored result is the same whether it was trained alone, in a
+group of 2 or of 16, before or after a kill and resume (tested bit for bit). Groups are still
+formed canonically (pending specs in key order), not from the order the caller listed them in,
+which only sets the order the groups run in.
 With `workers > 1` the groups go to "spawn" worker processes, each with its own Store connection
 and cores // workers torch threads.
 """
@@ -205,29 +208,36 @@ def describe_error(exc: BaseException, frames: int = TRACEBACK_FRAMES) -> str:
 
 # -- execution --------------------------------------------------------------------------------
 
-#: train compatible specs together with suite.batched; False: every spec alone with suite.train
+#: train compatible specs together with suite.batched; False: every spec on its own (through
+#: suite.train.run, which picks the same trainer, so the numbers are the same either way)
 BATCHED = True
 
 
 def group_runs(specs: Sequence[RunSpec]) -> list[list[RunSpec]]:
-    """Groups of specs to train together (suite.batched.group_specs, sweep_key); others alone."""
+    """Groups of specs to train together, decided by the specs, not by their order: compatible
+    specs (suite.batched.sweep_key) in key order, chunked by suite.batched.group_specs; specs that
+    train alone are groups of one. The groups run in the order of their first spec in `specs`."""
     if not BATCHED:
         return [[spec] for spec in specs]
-    return batched.group_specs(specs, key=batched.sweep_key)
+    position = {spec.key: i for i, spec in reversed(list(enumerate(specs)))}
+    groups = batched.group_specs(sorted(specs, key=lambda s: s.key), key=batched.sweep_key)
+    return sorted(groups, key=lambda group: min(position[s.key] for s in group))
 
 
 def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
-    """Train the specs of `group` not stored meanwhile (batchable ones together, in compatible
-    subgroups; others one by one) and store each result or failure. Should batched training
-    raise, those runs train one by one instead, so a run fails only for a reason of its own."""
+    """Train the specs of `group` not stored meanwhile and store each result or failure:
+    compatible ones together (in the canonical subgroups of `group_runs`), the others one by one
+    through suite.train.run. Should a batched group raise, its runs train one by one instead,
+    through the same trainer (a batch of one gives the same numbers), so a run fails only for a
+    reason of its own."""
     pending = [spec for spec in group if not store.has(spec.key)]  # others: another sweep did them
     results = {}
-    for sub in batched.group_specs(pending, key=batched.sweep_key) if BATCHED else []:
-        if batched.sweep_key(sub[0]) is None:
-            continue
+    for sub in group_runs(pending) if BATCHED else []:
+        if len(sub) == 1 or batched.sweep_key(sub[0]) is None:
+            continue  # trained below, on its own
         try:
             results.update({s.key: r.to_dict() for s, r in zip(sub, batched.run_batch(sub))})
-        except Exception as exc:  # the reference path below will train them
+        except Exception as exc:  # train them one by one below
             warnings.warn(f"batched training of {len(sub)} runs failed "
                           f"({describe_error(exc).splitlines()[0]}); training them one by one", stacklevel=2)
     outcomes = {spec.key: RunOutcome(spec.key, "stored") for spec in group}
@@ -239,7 +249,7 @@ def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
                 result, status, error = training.run(spec).to_dict(), "ok", None
             except Exception as exc:  # the run failed, not the sweep: record it and go on
                 result, status, error = {}, "failed", describe_error(exc)
-        meta = metadata(spec.device) | {"trainer": "suite.batched" if spec.key in results else "suite.train"}
+        meta = metadata(spec.device) | {"trainer": training.trainer_of(spec)}
         store.put(spec.key, spec.to_dict(), result, meta, status, error)
         outcomes[spec.key] = RunOutcome(spec.key, status, error)
     return [outcomes[spec.key] for spec in group]

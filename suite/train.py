@@ -1,4 +1,10 @@
-"""The training loop: `run(spec) -> RunResult`, a pure function of the spec on a given device.
+"""Training one run: `run(spec) -> RunResult`, a pure function of the spec on a given device.
+
+`run` hands the spec to the one trainer the spec decides (`trainer_of`): the stacked trainer of
+suite.batched (alone, as a batch of one) for the architectures a sweep batches, else the loop
+below (`run_single`). A stored run, a run of `vgsuite train` and a network a claim retrains are
+therefore the same computation, and a member's numbers do not depend on its batch-mates, so a
+spec's result does not depend on who asked for it or how a sweep grouped it.
 
 Protocol (the same for every architecture and mitigation):
 
@@ -12,7 +18,7 @@ Protocol (the same for every architecture and mitigation):
 * a non-finite loss or gradient norm ends the run as `diverged` with the step it happened at;
   it never raises.
 
-Same spec, same device, same thread count: the same numbers (checked by the tests).
+Same spec, same device, same thread count: the same numbers, bit for bit (checked by the tests).
 """
 
 from __future__ import annotations
@@ -90,12 +96,34 @@ def evaluate(model: RecurrentModel, task, x, y) -> tuple[float, float]:
     return task.loss(outputs, y).item(), task.metric(outputs, y)
 
 
-def run(spec: RunSpec, model: RecurrentModel | None = None) -> RunResult:
-    """Train one run as `spec` says.
+#: the two trainers, as run metadata names them
+BATCHED_TRAINER, SINGLE_TRAINER = "suite.batched", "suite.train"
 
-    `model`, when given, replaces the spec's architecture (a user's model, or one built with
-    `make_model` so that the caller can probe it afterwards): it is trained in place.
+
+def trainer_of(spec: RunSpec) -> str:
+    """The trainer that runs `spec`: decided by the spec alone (suite.batched.sweep_key)."""
+    from . import batched  # batched builds on this module's RunResult
+
+    return SINGLE_TRAINER if batched.sweep_key(spec) is None else BATCHED_TRAINER
+
+
+def run(spec: RunSpec, model: RecurrentModel | None = None) -> RunResult:
+    """Train one run as `spec` says, with the trainer `trainer_of(spec)` names.
+
+    `model`, when given (one built with `make_model` so that the caller can probe it afterwards,
+    or a user's model that replaces the spec's architecture), is trained in place. A model whose
+    class the stacked trainer cannot hold trains in the single loop.
     """
+    from . import batched
+
+    if trainer_of(spec) == BATCHED_TRAINER and (model is None or batched.supports_class(type(model))):
+        return batched.run_batch([spec], None if model is None else [model])[0]
+    return run_single(spec, model)
+
+
+def run_single(spec: RunSpec, model: RecurrentModel | None = None) -> RunResult:
+    """Train one run in the per-run loop (PyTorch's fused nn.RNN/LSTM/GRU where the model uses
+    them); `run` calls it for the specs that `trainer_of` gives to suite.train."""
     task = spec.task.build()
     device = resolve_device(spec.device)
     if model is None:

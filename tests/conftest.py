@@ -1,13 +1,16 @@
 """Shared fixtures: the `device` fixture over cpu and cuda (skipped when CUDA is absent), and one
 torch thread per test process: the suite's models are tiny, and two processes with two threads
-each on two cores run them up to 20x slower than one thread each (measured on the CI machine)."""
+each on two cores run them up to 20x slower than one thread each (measured on the CI machine).
+MKL's strict reproducibility is asked for before torch is imported, as `import suite` does."""
 
 from __future__ import annotations
 
 import os
 
-import pytest
-import torch
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # before torch computes (see suite/__init__.py)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 

@@ -2,9 +2,11 @@
 
 * the stacked kernels compute what the models compute (float64, every family, 1 and 2 layers),
   and the CPU GRU matches nn.GRU;
-* `run_batch` gives each spec the numbers `suite.train.run` gives it, to float tolerance, for
+* `run_batch` gives each spec the numbers the single loop (`suite.train.run_single`) gives it,
+  to float tolerance, for
   every family, with per-run clipping, learning rates and inits, early stop and divergence;
-* a member's numbers do not depend on its batch-mates (exactly), so sweeps are deterministic;
+* a member's numbers do not depend on its batch-mates (exactly), so sweeps are deterministic,
+  and `suite.train.run` hands a batched spec to the same trainer (a batch of one);
 * the optimizer, clipping and norms over stacked tensors match torch's per model;
 * the compatibility rule, the group sizes and the sweep's use of them.
 """
@@ -35,7 +37,7 @@ from suite.batched_model import BatchedRNN
 from suite.models import make_model
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from suite.store import Store
-from suite.train import run
+from suite.train import run, run_single
 
 FAMILIES = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "rnn-leakyrelu", "rnn-prelu", "irnn", "lstm", "gru",
             "resrnn"]
@@ -123,7 +125,7 @@ def test_cpu_gru_matches_nn_gru(dtype, tol):
 def test_batched_runs_match_single_runs(name):
     specs = [spec(name, seed) for seed in (0, 1)]
     for got, spec_ in zip(run_batch(specs), specs):
-        assert_same_run(got, run(spec_))
+        assert_same_run(got, run_single(spec_))
 
 
 def test_per_run_settings_clipping_and_learning_rates():
@@ -140,7 +142,7 @@ def test_per_run_settings_clipping_and_learning_rates():
     assert len({batch_key(s) for s in specs}) == 1
     results = run_batch(specs)
     for got, spec_ in zip(results, specs):
-        assert_same_run(got, run(spec_))
+        assert_same_run(got, run_single(spec_))
     assert results[2].steps_run == 13 and results[0].steps_run == 25
     assert results[0].grad_norm[0] > 0.05  # the norm recorded is the one before clipping
 
@@ -151,7 +153,7 @@ def test_early_stop_drops_solved_members_and_the_rest_go_on():
     specs = [spec("lstm", seed, task=task, train=train, hidden=16) for seed in range(3)]
     specs.append(replace(specs[0], seed=3, train=replace(train, early_stop=False, steps=60)))
     results = run_batch(specs)
-    singles = [run(s) for s in specs]
+    singles = [run_single(s) for s in specs]
     for got, single in zip(results, singles):
         assert_same_run(got, single)
     solved = [r.steps_to_solve for r in results[:3]]
@@ -167,7 +169,7 @@ def test_a_diverging_member_does_not_touch_the_others():
     wild = spec("rnn-relu", 2, task=task, train=replace(train, lr=10.0), init="identity", init_gain=3.0)
     results = run_batch([calm[0], wild, calm[1]])
     assert results[1].diverged and not results[0].diverged and not results[2].diverged
-    assert_same_run(results[1], run(wild))
+    assert_same_run(results[1], run_single(wild))
     alone = run_batch(calm)
     for got, other in zip([results[0], results[2]], alone):  # bit for bit: no NaN leaked in
         assert got.evals == other.evals and got.grad_norm == other.grad_norm
@@ -190,7 +192,7 @@ def test_models_passed_in_receive_the_final_weights():
     run_batch(specs, models)
     for s, model in zip(specs, models):
         single = make_model(s.arch, task.input_size, task.output_size, s.init_seed())
-        run(s, model=single)
+        run_single(s, model=single)
         for a, b in zip(model.parameters(), single.parameters()):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
@@ -286,25 +288,49 @@ def test_groups_respect_the_size_cap_and_the_memory_budget():
     assert [len(g) for g in group_specs(specs[:7], memory_budget=2 * member_bytes(specs[0]))] == [2, 2, 2, 1]
 
 
-def test_the_sweep_batches_and_falls_back_to_single_runs(tmp_path, monkeypatch):
-    from suite import sweep
+def test_the_sweep_batches_and_a_broken_batch_retrains_through_the_same_trainer(tmp_path, monkeypatch):
+    from suite import sweep, train
 
     specs = [spec("rnn-tanh", seed, train=replace(TINY, steps=6)) for seed in range(3)]
     lstm = [spec("lstm", seed) for seed in range(2)]  # CPU: oneDNN's LSTM is faster alone
-    assert sweep.group_runs(specs + lstm) == [specs, lstm[:1], lstm[1:]]
+    groups = sweep.group_runs(specs + lstm)
+    assert [sorted(s.key for s in g) for g in groups] == [sorted(s.key for s in specs), [lstm[0].key], [lstm[1].key]]
+    # the groups are decided by the specs: another order gives the same members (in another order)
+    again = sweep.group_runs(lstm[::-1] + specs[::-1])
+    assert sorted([s.key for s in g] for g in groups) == sorted([s.key for s in g] for g in again)
     assert batched.sweep_key(lstm[0]) is None and batched.sweep_key(replace(lstm[0], device="cuda"))
+    assert [train.trainer_of(s) for s in (specs[0], lstm[0])] == ["suite.batched", "suite.train"]
     with Store(tmp_path / "a.sqlite") as store:
         assert [o.status for o in sweep.execute_group(specs, store)] == ["ok"] * 3
         records = [store.get(s.key) for s in specs]
     assert {r.meta["trainer"] for r in records} == {"suite.batched"}
-    assert [r.result["evals"] for r in records] == [x.to_dict()["evals"] for x in run_batch(specs)]
+    expected = [x.to_dict()["evals"] for x in run_batch(specs)]
+    assert [r.result["evals"] for r in records] == expected
 
-    def broken(group):
-        raise RuntimeError("kernel trouble")
+    real = batched.run_batch
+
+    def broken(group, models=None):
+        if len(group) > 1:
+            raise RuntimeError("kernel trouble")
+        return real(group, models)
 
     monkeypatch.setattr(batched, "run_batch", broken)
     with Store(tmp_path / "b.sqlite") as store, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert [o.status for o in sweep.execute_group(specs, store)] == ["ok"] * 3
-        assert store.get(specs[0].key).meta["trainer"] == "suite.train"
+        records = [store.get(s.key) for s in specs]
     assert any("kernel trouble" in str(w.message) for w in caught)
+    assert {r.meta["trainer"] for r in records} == {"suite.batched"}
+    assert [r.result["evals"] for r in records] == expected  # one by one: the same numbers, bit for bit
+
+
+def test_run_hands_each_spec_to_the_trainer_it_names():
+    """`suite.train.run` is the one way to train a spec: a batched architecture goes to the
+    stacked trainer (a batch of one, beside its shadow), an LSTM on CPU and attention to the loop."""
+    from suite.train import trainer_of
+
+    tanh, lstm = spec("rnn-tanh", 0), spec("lstm", 0)
+    assert (trainer_of(tanh), trainer_of(lstm), trainer_of(spec("rnn-attention", 0))) == \
+        ("suite.batched", "suite.train", "suite.train")
+    assert run(tanh).evals == run_batch([tanh])[0].evals == run_batch([spec("rnn-tanh", 1), tanh])[1].evals
+    assert run(lstm).evals == run_single(lstm).evals

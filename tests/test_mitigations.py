@@ -13,7 +13,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from suite.mitigations import clip_gradients
 from suite.models import make_model
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
-from suite.train import run
+from suite.train import run_single
 
 H = 16
 
@@ -116,6 +116,7 @@ def test_prelu_slope_is_learned():
 
 
 def _norms_seen_by_optimizer(train: TrainSpec) -> list[float]:
+    """The single loop (torch.optim, whose step hooks see the gradients) with clipping."""
     seen: list[float] = []
 
     def hook(optimizer, args, kwargs):
@@ -124,7 +125,7 @@ def _norms_seen_by_optimizer(train: TrainSpec) -> list[float]:
 
     handle = register_optimizer_step_pre_hook(hook)
     try:
-        run(RunSpec(TaskSpec("adding", 20), ArchSpec("rnn-tanh", hidden=H, init_gain=3.0), train))
+        run_single(RunSpec(TaskSpec("adding", 20), ArchSpec("rnn-tanh", hidden=H, init_gain=3.0), train))
     finally:
         handle.remove()
     return seen

@@ -288,6 +288,62 @@ def test_compatible_runs_share_a_group_and_execute_group_stores_each(tmp_path):
     assert SweepSummary(total=0).complete
 
 
+# -- a run's numbers are a function of its spec, not of its schedule -----------------------------
+
+SCHEDULE_TRAIN = TrainSpec(steps=30, batch_size=8, lr=1e-2, eval_every=10, eval_size=32, early_stop=False)
+
+
+def _schedule_specs(arch: str) -> list[RunSpec]:
+    """A target run and 7 runs it can share a batch with (other seeds, learning rates, clipping)."""
+    base = RunSpec(TaskSpec("delayed_recall", 3), ArchSpec(arch, hidden=6), SCHEDULE_TRAIN, 0)
+    mates = [replace(base, seed=seed) for seed in (1, 2, 3, 4)]
+    mates += [replace(base, seed=5, train=replace(SCHEDULE_TRAIN, lr=3e-3)),
+              replace(base, seed=6, train=replace(SCHEDULE_TRAIN, clip=0.1)),
+              replace(base, seed=7, train=replace(SCHEDULE_TRAIN, steps=12))]
+    return [base, *mates]
+
+
+def _stored(path: Path, spec: RunSpec) -> dict:
+    """The stored result of `spec` without its wall time (the one field that measures the machine)."""
+    with Store(path) as store:
+        record = store.get(spec.key)
+    assert record is not None and record.status == "ok", record
+    return {k: v for k, v in record.result.items() if k != "wall_s"}
+
+
+def test_mkl_products_do_not_depend_on_the_batch_around_them():
+    from suite.environment import batched_products_reproducible, metadata
+
+    assert batched_products_reproducible(), "MKL_CBWR did not take effect (see suite/__init__.py)"
+    assert metadata()["batched_products_reproducible"] and metadata()["mkl_cbwr"]
+
+
+@pytest.mark.parametrize("arch,threads", [("rnn-tanh", 1), ("rnn-tanh", 2), ("gru", 1), ("lstm", 1),
+                                          ("rnn-attention", 1)])
+def test_a_runs_numbers_do_not_depend_on_how_it_was_scheduled(tmp_path, arch, threads):
+    """The same spec alone, in a group of 2, in a group of 8, listed last, and finished after a
+    sweep stopped midway: bit-identical results, and `suite.train.run` gives them too."""
+    torch.set_num_threads(threads)  # the autouse fixture restores it
+    target, *mates = _schedule_specs(arch)
+    schedules = {
+        "alone": [[target]],
+        "group of 2": [[mates[0], target]],
+        "group of 8": [[*mates, target]],
+        "stopped, then resumed": [mates[:3], [*mates[::-1], target]],
+    }
+    results = {}
+    for name, sweeps in schedules.items():
+        path = tmp_path / f"{name.replace(' ', '-')}.sqlite"
+        for specs in sweeps:
+            ensure_runs(specs, path)
+        results[name] = _stored(path, target)
+    direct = {k: v for k, v in suite.train.run(target).to_dict().items() if k != "wall_s"}
+    assert results["alone"]["steps_run"] == SCHEDULE_TRAIN.steps
+    for name, result in results.items():
+        assert result == results["alone"], f"{arch}: {name} differs from alone"
+    assert direct == results["alone"]
+
+
 # -- several processes ----------------------------------------------------------------------------
 
 SWEEP = ["-m", "suite.cli", "sweep", "--task", "delayed_recall", "--archs", "rnn-tanh",
