@@ -425,3 +425,12 @@ def test_a_sweep_killed_with_sigkill_resumes(tmp_path, capsys):
     assert summary["stored"] >= len(done) and summary["failed"] == [] and summary["complete"]
     stored = rows(path)
     assert len(stored) == len({r[0] for r in stored}) == total and {r[1] for r in stored} == {"ok"}
+    # killed and resumed, the numbers are those of an uninterrupted sweep at the same threads
+    threads = {key: json.loads(meta)["threads"] for key, _, _, meta in stored}
+    for count in sorted(set(threads.values())):
+        torch.set_num_threads(count)  # the autouse fixture restores it
+        specs = [s for s in cli_specs([*SWEEP[3:], *args]) if threads[s.key] == count]
+        reference = tmp_path / f"uninterrupted-{count}.sqlite"
+        ensure_runs(specs, reference)
+        for spec in specs:
+            assert _stored(path, spec) == _stored(reference, spec), label(spec)
