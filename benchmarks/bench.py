@@ -11,20 +11,20 @@ at the last step only), batch 64, Adam, lr 1e-3, three ways to train:
            torch.optim.Adam, on the same task batches (task.sample from a seeded generator)
   single   suite.train.run(spec): the protocol every vgsuite run follows (per-run generator,
            gradient norm every step, evaluation, early-stop and divergence checks)
-  S = 8/32 suite.batched.run_batch over S seeds: steps per second of each member, summed
+  S = 8/32 suite.engine.stacked.run_batch over S seeds: steps per second of each member, summed
 
 The variants of one configuration are timed one after the other in this one process, and each
 keeps its best time over `rounds` rounds of the whole grid: on a shared machine the minimum is the
 least disturbed measurement, and every ratio is between numbers measured side by side. A vgsuite
 run's fixed costs (building the model, the evaluations at step 0 and at the last step) cancel
 out: its time per step is (best time(n0 + n steps) - best time(n0 steps)) / n. Every variant runs
-with glibc keeping freed memory (suite.batched.keep_freed_memory, which run_batch sets for its
+with glibc keeping freed memory (suite.engine.stacked.keep_freed_memory, which run_batch sets for its
 process anyway).
 
 GFLOP/s counts the matmul work of a training step, forward 2·B·(T·(I + H)·G·H + T'·H·O) and
 backward twice that (G = 1, 4, 3 gate blocks), against the sgemm rate measured at the start.
 Writes reports/bench.md and reports/bench.json (with the torch version, threads and CPU model).
-vgsuite's loops run compiled where suite.native can build them; VGSUITE_NATIVE=0 measures the
+vgsuite's loops run compiled where suite.engine.native can build them; VGSUITE_NATIVE=0 measures the
 Python loops instead.
 """
 
@@ -41,8 +41,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from suite import native
-from suite.batched import MEMORY_BUDGET, keep_freed_memory, member_bytes, run_batch
+from suite.engine import native
+from suite.engine.groups import MEMORY_BUDGET, member_bytes
+from suite.engine.stacked import keep_freed_memory, run_batch
 from suite.environment import code_version, cpu_model, set_threads
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec, json_ready
 from suite.train import run
@@ -236,12 +237,12 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         f"{meta['date']}, torch {meta['torch']}, {meta['threads']} threads, {meta['cpu_model']}; "
         f"sgemm {meta['sgemm_gflops']:.0f} GFLOP/s (1024x1024, measured in this run); "
         f"code {meta['code_version']}; glibc keeps freed memory: "
-        f"{'yes' if meta['malloc_keeps_freed_memory'] else 'no'}; compiled loops (suite.native): "
+        f"{'yes' if meta['malloc_keeps_freed_memory'] else 'no'}; compiled loops (suite.engine.native): "
         f"{'yes' if meta.get('compiled_loops') else 'no'}.",
         "",
         f"Task {meta['task']} (sequence length T), batch 64, Adam. *bare*: fused PyTorch module + Linear "
         "head + Adam on the same task batches; *single*: `suite.train.run`; *S=k*: "
-        "`suite.batched.run_batch` over k seeds, steps per second summed over the members, and its "
+        "`suite.engine.stacked.run_batch` over k seeds, steps per second summed over the members, and its "
         "speed-up over k sequential single runs. "
         "GFLOP/s counts matmul work only; *ceiling* is the sgemm rate over the single run's GFLOP/s, "
         "the most any batching could gain (a batch step at the sgemm rate). Each number is the best of "

@@ -24,11 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: what each kind of entry depends on (paths under the repository root); other kinds: everything
 DEPENDENCIES = {
-    "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/mitigations.py", "suite/specs.py",
-                  "suite/stats.py", "suite/train.py", "suite/figures.py", "suite/environment.py",
-                  "suite/batched.py", "suite/batched_model.py", "suite/batched_optim.py",
-                  "suite/batched_kernels.py", "suite/batched_gated.py", "suite/native.py", "suite/native_loops.cpp",
-                  "suite/cache.py", "suite/__init__.py"),
+    "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/engine", "suite/mitigations.py",
+                  "suite/specs.py", "suite/stats.py", "suite/train.py", "suite/figures.py",
+                  "suite/environment.py", "suite/cache.py", "suite/__init__.py"),
 }
 EVERYTHING = ("suite", "tasks")
 SOURCE_SUFFIXES = (".py", ".cpp")
@@ -36,7 +34,7 @@ SOURCE_SUFFIXES = (".py", ".cpp")
 
 @cache
 def code_fingerprint(paths: tuple[str, ...] = EVERYTHING) -> str:
-    """sha256 of the source files (Python, and the C++ of suite/native_loops.cpp) under `paths`,
+    """sha256 of the source files (Python, and the C++ of suite/engine/native_loops.cpp) under `paths`,
     in a stable order."""
     digest = hashlib.sha256()
     for name in paths:

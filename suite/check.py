@@ -47,7 +47,7 @@ from .figures import TASK_OPTIONS
 from .models import architecture
 from .models.plugins import SOURCE_OPTION
 from .profiles import FULL, QUICK, profile
-from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
+from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec, replicate_seeds
 
 SCHEMA = "vgsuite-check/1"
 BASELINES = ("rnn-tanh", "lstm", "gru")
@@ -136,7 +136,7 @@ def _probe(arch: ArchSpec, task: str, battery: Battery, device: str) -> dict:
     task_spec = TaskSpec(task, battery.probe_gap, TASK_OPTIONS.get(task, {}))
     built = task_spec.build()
     slopes, horizons, censored, notes = [], [], [], []
-    for seed in range(battery.probe_seeds):
+    for seed in replicate_seeds(0, battery.probe_seeds):
         model = build_model(arch, task_spec, seed, device)
         x, y = probe_batch(task_spec, battery.probe_batch, seed, device)
         try:
@@ -196,7 +196,7 @@ def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: s
             if not climbing:
                 break
             specs = {label: [RunSpec(TaskSpec(task, gap), arms[label], battery.train, seed, device)
-                             for seed in range(battery.seeds)] for label in climbing}
+                             for seed in replicate_seeds(0, battery.seeds)] for label in climbing}
             flat = [s for group in specs.values() for s in group]
             summary = ensure_runs(flat, store, workers=min(workers, len(flat)), progress=progress)
             failed = {f.spec.key: f.reason for f in summary.failed}

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, native
+from . import __version__
+from .engine import native
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,7 +22,7 @@ from collections import defaultdict
 import numpy as np
 
 from .cache import ResultCache
-from .specs import ArchSpec, TaskSpec
+from .specs import ArchSpec, TaskSpec, replicate_seeds
 from .stats import bootstrap_ci, critical_gap, wilson_ci
 
 TASKS = ("copy", "adding", "delayed_recall")
@@ -60,7 +60,7 @@ def _probe_arm(fields: dict, task: str, settings: dict, master_seed: int, salien
 
     arch = ArchSpec(**{"hidden": settings["hidden"], **fields})
     task_spec = TaskSpec(task, settings["gap"], TASK_OPTIONS.get(task, {}))
-    seeds = [master_seed * 10_000 + i for i in range(settings["seeds"])]
+    seeds = replicate_seeds(master_seed, settings["seeds"])
     results = [probe(arch, task_spec, s, batch=settings["batch"], loss="task", saliency=saliency)
                for s in seeds]
     profiles = np.stack([r.profile.mean() for r in results])

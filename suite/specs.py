@@ -200,7 +200,23 @@ def derive_seed(purpose: str, *parts) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:16], 16) >> 1
 
 
+#: replicate seeds per master seed at most: master seed m owns seeds [m * SEED_BLOCK, (m + 1) * SEED_BLOCK)
+SEED_BLOCK = 10_000
+
+
+def replicate_seeds(master_seed: int, n: int) -> list[int]:
+    """The `n` replicate seeds of `master_seed`, the one rule for sweeps, claims, probes and checks:
+    m * 10000 + 0, 1, ..., n - 1. Another master seed gives a disjoint set, and a larger `n`
+    extends a smaller one (10 seeds include the 5 of a smaller run with the same master seed)."""
+    for name, value, low in (("master_seed", master_seed, 0), ("seeds", n, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if n > SEED_BLOCK:
+        raise ValueError(f"seeds must be at most {SEED_BLOCK} per master seed, got {n}")
+    return [master_seed * SEED_BLOCK + i for i in range(n)]
+
+
 __all__ = [
-    "ArchSpec", "PROTOCOL_VERSION", "RunSpec", "TaskSpec", "TrainSpec",
-    "canonical_json", "derive_seed", "freeze_options", "json_ready",
+    "ArchSpec", "PROTOCOL_VERSION", "RunSpec", "SEED_BLOCK", "TaskSpec", "TrainSpec",
+    "canonical_json", "derive_seed", "freeze_options", "json_ready", "replicate_seeds",
 ]

@@ -17,11 +17,11 @@ The store keeps one row per key, so two sweeps over overlapping grids may share 
 that raises is stored as "failed" with its error and retried by the next sweep; the sweep goes on.
 
 Execution is two small functions: `group_runs` splits the pending specs into groups that can be
-trained together (suite.batched: compatible runs, e.g. the seeds of one configuration, up to 16
-at a time) and `execute_group` trains one group as one batched model and stores each result.
-Which trainer runs a spec is decided by the spec alone (`suite.train.trainer_of`: the batched
-trainer for the built-in architectures except rnn-attention, and except LSTM on CPU, where
-PyTorch's fused LSTM is faster per run; the single loop for the rest), and a member's numbers do
+trained together (suite.engine.groups: compatible runs, e.g. the seeds of one configuration, up
+to 16 at a time) and `execute_group` trains one group as one stacked model and stores each result.
+Which trainer runs a spec is decided by the spec alone (`suite.engine.groups.trainer_of`: the
+stacked trainer for the architectures whose registry entry is stackable, except LSTM on CPU, where
+PyTorch's fused LSTM is faster per run; the per-run loop for the rest), and a member's numbers do
 not depend on its batch-mates, so a stored result is the same whether it was trained alone, in a
 group of 2 or of 16, before or after a kill and resume (tested bit for bit). Groups are still
 formed canonically (pending specs in key order), not from the order the caller listed them in,
@@ -49,14 +49,14 @@ from tqdm import tqdm
 
 from tasks import task_class
 
-from . import batched  # looked up at call time, like training
 from . import train as training  # looked up at call time, so tests can patch suite.train.run
+from .engine import groups, stacked  # looked up at call time, like training
+from .engine.protocol import RunResult
 from .environment import metadata, resolve_device, set_threads
 from .profiles import Profile
 from .profiles import profile as get_profile
-from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
+from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec, replicate_seeds
 from .store import Store
-from .train import RunResult
 
 TRACEBACK_FRAMES = 3  # traceback frames kept with a failed run's error
 
@@ -84,8 +84,8 @@ def grid(tasks: str | Iterable[str], archs: str | ArchSpec | Iterable[str | Arch
 
     tasks  task names; each gets `gaps`, or the profile's ladder for it when `gaps` is None
     archs  names (built at the profile's width) or ArchSpecs (used as given, mitigations and all)
-    seeds  how many replicate seeds (default: the profile's): master_seed, master_seed + 1, ...
-           (so 10 seeds extend the 5 of a smaller sweep with the same master seed)
+    seeds  how many replicate seeds (default: the profile's), by the one seed rule
+           (suite.specs.replicate_seeds: those `vgsuite claims` reads for the same master seed)
     train  the TrainSpec (default: the profile's)
     """
     prof = get_profile(profile)
@@ -103,7 +103,7 @@ def grid(tasks: str | Iterable[str], archs: str | ArchSpec | Iterable[str | Arch
         for gap in (prof.gaps_for(name) if gaps is None else gaps):
             task = TaskSpec(name, gap, task_options or {})  # validates name, gap and options
             for arch in arch_specs:
-                for seed in range(master_seed, master_seed + seeds):
+                for seed in replicate_seeds(master_seed, seeds):
                     specs.append(RunSpec(task, arch, train, seed, device))
     return specs
 
@@ -208,37 +208,37 @@ def describe_error(exc: BaseException, frames: int = TRACEBACK_FRAMES) -> str:
 
 # -- execution --------------------------------------------------------------------------------
 
-#: train compatible specs together with suite.batched; False: every spec on its own (through
+#: train compatible specs together (stacked); False: every spec on its own (through
 #: suite.train.run, which picks the same trainer, so the numbers are the same either way)
 BATCHED = True
 
 
 def group_runs(specs: Sequence[RunSpec]) -> list[list[RunSpec]]:
     """Groups of specs to train together, decided by the specs, not by their order: compatible
-    specs (suite.batched.sweep_key) in key order, chunked by suite.batched.group_specs; specs that
+    specs (groups.sweep_key) in key order, chunked by groups.group_specs; specs that
     train alone are groups of one. The groups run in the order of their first spec in `specs`."""
     if not BATCHED:
         return [[spec] for spec in specs]
     position = {spec.key: i for i, spec in reversed(list(enumerate(specs)))}
-    groups = batched.group_specs(sorted(specs, key=lambda s: s.key), key=batched.sweep_key)
-    return sorted(groups, key=lambda group: min(position[s.key] for s in group))
+    found = groups.group_specs(sorted(specs, key=lambda s: s.key), key=groups.sweep_key)
+    return sorted(found, key=lambda group: min(position[s.key] for s in group))
 
 
 def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
     """Train the specs of `group` not stored meanwhile and store each result or failure:
     compatible ones together (in the canonical subgroups of `group_runs`), the others one by one
-    through suite.train.run. Should a batched group raise, its runs train one by one instead,
+    through suite.train.run. Should a stacked group raise, its runs train one by one instead,
     through the same trainer (a batch of one gives the same numbers), so a run fails only for a
     reason of its own."""
     pending = [spec for spec in group if not store.has(spec.key)]  # others: another sweep did them
     results = {}
     for sub in group_runs(pending) if BATCHED else []:
-        if len(sub) == 1 or batched.sweep_key(sub[0]) is None:
+        if len(sub) == 1 or groups.sweep_key(sub[0]) is None:
             continue  # trained below, on its own
         try:
-            results.update({s.key: r.to_dict() for s, r in zip(sub, batched.run_batch(sub))})
+            results.update({s.key: r.to_dict() for s, r in zip(sub, stacked.run_batch(sub))})
         except Exception as exc:  # train them one by one below
-            warnings.warn(f"batched training of {len(sub)} runs failed "
+            warnings.warn(f"stacked training of {len(sub)} runs failed "
                           f"({describe_error(exc).splitlines()[0]}); training them one by one", stacklevel=2)
     outcomes = {spec.key: RunOutcome(spec.key, "stored") for spec in group}
     for spec in pending:
@@ -282,11 +282,11 @@ def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, w
         pending = [spec for spec in specs if spec.key not in done]
         summary = SweepSummary(total=len(specs), stored=len(specs) - len(pending))
         by_key = {spec.key: spec for spec in pending}
-        groups = group_runs(pending)
+        batches = group_runs(pending)
         enabled = sys.stderr.isatty() if progress is None else progress
         with tqdm(total=len(specs), initial=summary.stored, unit="run", desc="sweep",
                   disable=not enabled, file=sys.stderr, dynamic_ncols=True) as bar:
-            for outcomes in _execute(groups, db, min(workers, len(groups)), threads):
+            for outcomes in _execute(batches, db, min(workers, len(batches)), threads):
                 for outcome in outcomes:
                     if outcome.status == "ok":
                         summary.ran += 1
@@ -303,10 +303,10 @@ def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, w
     return summary
 
 
-def _execute(groups: list[list[RunSpec]], store: Store, workers: int,
+def _execute(batches: list[list[RunSpec]], store: Store, workers: int,
              threads: int | None) -> Iterator[list[RunOutcome]]:
     if workers <= 1:
-        for group in groups:
+        for group in batches:
             yield execute_group(group, store)
         return
     threads = threads or max(1, available_cores() // workers)
@@ -314,7 +314,7 @@ def _execute(groups: list[list[RunSpec]], store: Store, workers: int,
                                initializer=_init_worker,
                                initargs=(str(store.path), threads, os.getpid()))
     try:
-        futures = {pool.submit(_worker_execute, group): group for group in groups}
+        futures = {pool.submit(_worker_execute, group): group for group in batches}
         for future in as_completed(futures):
             try:
                 yield future.result()

@@ -1,4 +1,4 @@
-"""Batched multi-seed training (suite.batched*): each member of a batch is the run it stands for.
+"""The stacked trainer (suite.engine): each member of a batch is the run it stands for.
 
 * the stacked kernels compute what the models compute (float64, every family, 1 and 2 layers),
   and the CPU GRU matches nn.GRU;
@@ -20,20 +20,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-import suite.batched as batched
-from suite.batched import (
-    BatchedOptimizer,
-    batch_key,
-    batchable,
-    check_compatible,
-    clip_,
-    grad_norms,
-    group_specs,
-    member_bytes,
-    run_batch,
-)
-from suite.batched_kernels import recurrent_layer
-from suite.batched_model import BatchedRNN
+import suite.engine.stacked as stacked
+from suite.engine.groups import batch_key, check_compatible, group_specs, member_bytes, stackable, sweep_key
+from suite.engine.kernels import recurrent_layer
+from suite.engine.optim import BatchedOptimizer, clip_, grad_norms
+from suite.engine.stacked import run_batch
+from suite.engine.stacked_model import BatchedRNN
 from suite.models import make_model
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from suite.store import Store
@@ -92,8 +84,8 @@ def test_stacked_model_computes_each_members_model(name, layers):
             ref = model(x[k], positions)
             (ref * weights[k]).sum().backward()
             torch.testing.assert_close(out[k], ref, rtol=1e-10, atol=1e-12)
-            for stacked, param in zip(net.params, net._tensors(model)):
-                torch.testing.assert_close(stacked.grad[k], param.grad, rtol=1e-9, atol=1e-11)
+            for stacked_param, param in zip(net.params, net._tensors(model)):
+                torch.testing.assert_close(stacked_param.grad[k], param.grad, rtol=1e-9, atol=1e-11)
 
 
 def test_stacked_model_rejects_what_it_cannot_stack():
@@ -200,8 +192,8 @@ def test_models_passed_in_receive_the_final_weights():
 def test_evaluation_in_chunks_gives_the_same_numbers(monkeypatch):
     specs = [spec("lstm", seed, train=replace(TINY, steps=10)) for seed in (0, 1, 2)]
     whole = run_batch(specs)
-    monkeypatch.setattr(batched, "EVAL_CHUNK_BYTES", 1)  # one example per forward pass
-    monkeypatch.setattr(batched, "MEMORY_BUDGET", 1)     # one member per forward pass
+    monkeypatch.setattr(stacked, "EVAL_CHUNK_BYTES", 1)  # one example per forward pass
+    monkeypatch.setattr(stacked, "MEMORY_BUDGET", 1)     # one member per forward pass
     for a, b in zip(run_batch(specs), whole):
         assert_same_run(a, b, rtol=1e-5)
 
@@ -274,10 +266,10 @@ def test_compatibility_rule():
     with pytest.raises(ValueError, match="may differ only in"):
         check_compatible([base, shared[0]])
     attention = spec("rnn-attention")
-    assert not batchable(attention) and batch_key(attention) is None
-    with pytest.raises(ValueError, match="cannot be batched"):
+    assert not stackable(attention) and batch_key(attention) is None
+    with pytest.raises(ValueError, match="cannot be stacked"):
         run_batch([attention])
-    assert all(batchable(spec(name)) for name in FAMILIES)
+    assert all(stackable(spec(name)) for name in FAMILIES)
 
 
 def test_groups_respect_the_size_cap_and_the_memory_budget():
@@ -298,39 +290,51 @@ def test_the_sweep_batches_and_a_broken_batch_retrains_through_the_same_trainer(
     # the groups are decided by the specs: another order gives the same members (in another order)
     again = sweep.group_runs(lstm[::-1] + specs[::-1])
     assert sorted([s.key for s in g] for g in groups) == sorted([s.key for s in g] for g in again)
-    assert batched.sweep_key(lstm[0]) is None and batched.sweep_key(replace(lstm[0], device="cuda"))
-    assert [train.trainer_of(s) for s in (specs[0], lstm[0])] == ["suite.batched", "suite.train"]
+    assert sweep_key(lstm[0]) is None and sweep_key(replace(lstm[0], device="cuda"))
+    assert [train.trainer_of(s) for s in (specs[0], lstm[0])] == [train.STACKED_TRAINER, train.SINGLE_TRAINER]
     with Store(tmp_path / "a.sqlite") as store:
         assert [o.status for o in sweep.execute_group(specs, store)] == ["ok"] * 3
         records = [store.get(s.key) for s in specs]
-    assert {r.meta["trainer"] for r in records} == {"suite.batched"}
+    assert {r.meta["trainer"] for r in records} == {train.STACKED_TRAINER}
     expected = [x.to_dict()["evals"] for x in run_batch(specs)]
     assert [r.result["evals"] for r in records] == expected
 
-    real = batched.run_batch
+    real = stacked.run_batch
 
     def broken(group, models=None):
         if len(group) > 1:
             raise RuntimeError("kernel trouble")
         return real(group, models)
 
-    monkeypatch.setattr(batched, "run_batch", broken)
+    monkeypatch.setattr(stacked, "run_batch", broken)
     with Store(tmp_path / "b.sqlite") as store, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert [o.status for o in sweep.execute_group(specs, store)] == ["ok"] * 3
         records = [store.get(s.key) for s in specs]
     assert any("kernel trouble" in str(w.message) for w in caught)
-    assert {r.meta["trainer"] for r in records} == {"suite.batched"}
+    assert {r.meta["trainer"] for r in records} == {train.STACKED_TRAINER}
     assert [r.result["evals"] for r in records] == expected  # one by one: the same numbers, bit for bit
 
 
 def test_run_hands_each_spec_to_the_trainer_it_names():
     """`suite.train.run` is the one way to train a spec: a batched architecture goes to the
     stacked trainer (a batch of one, beside its shadow), an LSTM on CPU and attention to the loop."""
-    from suite.train import trainer_of
+    from suite.train import SINGLE_TRAINER, STACKED_TRAINER, trainer_of
 
     tanh, lstm = spec("rnn-tanh", 0), spec("lstm", 0)
     assert (trainer_of(tanh), trainer_of(lstm), trainer_of(spec("rnn-attention", 0))) == \
-        ("suite.batched", "suite.train", "suite.train")
+        (STACKED_TRAINER, SINGLE_TRAINER, SINGLE_TRAINER)
     assert run(tanh).evals == run_batch([tanh])[0].evals == run_batch([spec("rnn-tanh", 1), tanh])[1].evals
     assert run(lstm).evals == run_single(lstm).evals
+
+
+def test_the_registry_declares_exactly_the_architectures_the_stacked_model_can_hold():
+    """Whether an architecture stacks is said once, on its registry entry; the stacked model's own
+    class check must agree with it for every built-in architecture."""
+    from suite.engine.stacked_model import supports_class
+    from suite.models import ARCHITECTURES
+
+    for name, entry in ARCHITECTURES.items():
+        model = make_model(ArchSpec(name, hidden=4), 3, 2, 0)
+        assert entry.stackable == supports_class(type(model)), name
+    assert not ARCHITECTURES["rnn-attention"].stackable and ARCHITECTURES["lstm"].alone_on_cpu

@@ -27,8 +27,8 @@ from suite.claims.ladders import (
     seed_reach,
 )
 from suite.claims.protocol import CATALOG, PROTOCOLS, arm, exploding_arms
+from suite.engine.protocol import EvalPoint, RunResult
 from suite.specs import ArchSpec, TrainSpec
-from suite.train import EvalPoint, RunResult
 
 LN8 = math.log(8)
 TRAIN = TrainSpec(steps=1000, eval_every=25)

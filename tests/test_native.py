@@ -1,4 +1,4 @@
-"""The compiled loops (suite/native.py, suite/native_loops.cpp) against the Python loops they
+"""The compiled loops (suite/engine/native.py, native_loops.cpp) against the Python loops they
 stand in for: the same numbers, forward and backward, for every cell they serve, with the rows
 split into any number of parts; and the Python loops taking over when they can't be built."""
 
@@ -9,8 +9,9 @@ import itertools
 import pytest
 import torch
 
-from suite import environment, native
-from suite.batched_kernels import recurrent_layer
+from suite import environment
+from suite.engine import native
+from suite.engine.kernels import recurrent_layer
 
 COMPILED = ("tanh", "sigmoid", "relu", "lstm", "gru")
 GATES = {"lstm": 4, "gru": 3}
@@ -118,7 +119,7 @@ def test_the_result_cache_fingerprints_the_cpp_source(tmp_path, monkeypatch):
     """Cached probe results depend on the compiled loops too: a change to the C++ invalidates them."""
     from suite import cache
 
-    assert "suite/native_loops.cpp" in cache.DEPENDENCIES["probe-arm"]
+    assert "suite/engine" in cache.DEPENDENCIES["probe-arm"]
     source = tmp_path / "pkg" / "loops.cpp"
     source.parent.mkdir()
     source.write_text("int a;")

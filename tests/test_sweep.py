@@ -23,6 +23,8 @@ import torch
 import suite.sweep
 import suite.train
 from suite import specs as specs_module
+from suite.claims.base import Context
+from suite.engine.protocol import RunResult
 from suite.profiles import FULL, PROFILES, QUICK, Profile, profile
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from suite.store import Store
@@ -38,7 +40,6 @@ from suite.sweep import (
     load_results,
     mitigations,
 )
-from suite.train import RunResult
 from tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,14 +174,16 @@ def test_grid_order_defaults_and_overrides():
                  gaps=[5, 10], seeds=3, master_seed=7)
     assert len(specs) == 2 * 2 * 2 * 3 and len({s.key for s in specs}) == len(specs)
     first = specs[0]
-    assert (first.task.name, first.task.gap, first.arch.name, first.seed) == ("copy", 5, "rnn-tanh", 7)
-    assert [s.seed for s in specs[:3]] == [7, 8, 9] and specs[3].arch.forget_bias == 1.0
+    assert (first.task.name, first.task.gap, first.arch.name, first.seed) == ("copy", 5, "rnn-tanh", 70_000)
+    assert [s.seed for s in specs[:3]] == [70_000, 70_001, 70_002] and specs[3].arch.forget_bias == 1.0
+    # one seed rule: a sweep fills exactly the seeds the claims read for the same master seed
+    assert [s.seed for s in specs[:3]] == Context(master_seed=7).seeds(3)
     assert first.arch.hidden == QUICK.hidden and first.train == QUICK.train
     default = grid("delayed_recall", "gru", profile="full")
     assert len(default) == len(FULL.gaps_for("delayed_recall")) * FULL.seeds
     assert {s.task.gap for s in default} == set(FULL.gaps_for("delayed_recall"))
     assert grid("copy", "gru", gaps=[5], train=TINY_TRAIN)[0].train == TINY_TRAIN
-    assert label(specs[3]) == "copy gap 5 lstm [forget_bias=1] seed 7"
+    assert label(specs[3]) == "copy gap 5 lstm [forget_bias=1] seed 70000"
     assert mitigations(tiny(init="orthogonal", init_gain=1.5).to_dict()) == "init=orthogonalx1.5"
 
 
@@ -278,7 +281,7 @@ def test_a_failing_run_is_stored_and_retried(tmp_path, monkeypatch):
 
 
 def test_compatible_runs_share_a_group_and_execute_group_stores_each(tmp_path):
-    specs = tiny_grid()[:2]  # two seeds of one configuration: one batch (suite.batched)
+    specs = tiny_grid()[:2]  # two seeds of one configuration: one batch (suite.engine.stacked)
     assert group_runs(specs) == [specs]
     with Store(tmp_path / "runs.sqlite") as store:
         assert [o.status for o in execute_group(specs, store)] == ["ok", "ok"]
@@ -359,13 +362,13 @@ def cli_specs(args: list[str]) -> list[RunSpec]:
 def test_two_sweeps_at_once_on_one_store(tmp_path):
     path = tmp_path / "shared.sqlite"
     grid_a = ["--gaps", "2,3", "--seeds", "4", "--steps", "10"]
-    grid_b = ["--gaps", "3,4", "--seeds", "4", "--master-seed", "2", "--steps", "10"]
+    grid_b = ["--gaps", "3,4", "--seeds", "6", "--steps", "10"]
     procs = [python("", *SWEEP, *g, "--store", str(path)) for g in (grid_a, grid_b)]
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     specs = {s.key: s for g in (grid_a, grid_b) for s in cli_specs([*SWEEP[3:], *g])}
-    assert len(specs) == 8 + 8 - 2  # gap 3, seeds 2 and 3 are in both grids
+    assert len(specs) == 8 + 12 - 4  # gap 3, seeds 0-3 are in both grids
     stored = rows(path)
     assert sorted(r[0] for r in stored) == sorted(specs)  # every spec once, nothing else
     assert {r[1] for r in stored} == {"ok"}

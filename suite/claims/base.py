@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from ..specs import json_ready
+from ..specs import json_ready, replicate_seeds
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -73,8 +73,8 @@ class Context:
             raise ValueError(f"master_seed must be an integer >= 0, got {self.master_seed!r}")
 
     def seeds(self, n: int) -> list[int]:
-        """`n` replicate seeds; another master seed gives a disjoint set."""
-        return [self.master_seed * 10_000 + i for i in range(n)]
+        """`n` replicate seeds of this master seed (suite.specs.replicate_seeds)."""
+        return replicate_seeds(self.master_seed, n)
 
     def pick(self, settings: dict) -> dict:
         """settings = {"quick": {...}, "full": {...}} -> the ones for this profile."""

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import stats
+from ..engine.protocol import RunResult
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
-from ..train import RunResult
 from .base import Context
 
 CRITICAL_FRACTION = 0.8   # a gap is "solved" by an arm when >= 80 % of its seeds solve it

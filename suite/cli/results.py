@@ -34,7 +34,8 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=None,
                         help="replicate seeds per (task, gap, arch) (default: the profile's)")
     parser.add_argument("--master-seed", type=int, default=0,
-                        help="the first seed; the seeds are master-seed, master-seed + 1, ...")
+                        help="which block of replicate seeds: master-seed * 10000 + 0, 1, ... "
+                             "(the seeds `vgsuite claims --master-seed` reads)")
     parser.add_argument("--profile", default="quick",
                         help="quick or full: width, training, seeds and gaps unless given here")
     parser.add_argument("--workers", type=int, default=1,

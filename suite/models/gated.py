@@ -1,6 +1,6 @@
 """Gated recurrent networks: LSTM (Hochreiter & Schmidhuber 1997) and GRU (Cho et al. 2014).
 
-Training runs PyTorch's fused nn.LSTM, and the GRU of suite.batched_kernels on CPU (nn.GRU on
+The per-run trainer runs PyTorch's fused nn.LSTM; the GRU's forward is suite.engine.kernels' on CPU (nn.GRU on
 CUDA); the step view recomputes the same cells from the same parameters, with PyTorch's gate
 order (LSTM: input, forget, cell, output; GRU: reset, update, new):
 
@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..engine.kernels import recurrent_layer
 from .base import RecurrentModel, State
 
 WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -76,13 +77,11 @@ class GRU(_Gated):
     n_gates = 3
 
     def hidden_sequence(self, x):
-        """On CPU, suite.batched_kernels' GRU (a stack of one network): PyTorch has no fused CPU
+        """On CPU, suite.engine.kernels' GRU (a stack of one network): PyTorch has no fused CPU
         GRU, and autograd over its per-step ops is slower (benchmarks/bench.py). Same numbers to
         float tolerance (tests/test_batched.py); nn.GRU elsewhere (cuDNN)."""
         if x.device.type != "cpu":
             return self.rnn(x)[0]
-        from ..batched_kernels import recurrent_layer
-
         seq = x.transpose(0, 1).unsqueeze(0)  # (1, time, batch, in)
         for layer in range(self.num_layers):
             seq = recurrent_layer("gru", seq, *(p.unsqueeze(0) for p in self.layer_params(layer)))

@@ -13,7 +13,7 @@ calls as the cell allows (a plain tanh/sigmoid/ReLU cell: one matmul and one act
 one matmul and one aten *_backward op in reverse; the LSTM and GRU derive their backward factors
 in a few passes over all steps after the loop), and dL/dW_hh is one large matmul over all steps
 (sum_t dG_t^T h_{t-1}) instead of T small ones. Under no_grad only h is kept. On CPU the plain,
-LSTM and GRU loops run compiled where suite.native can build them (the same calls, so the same
+LSTM and GRU loops run compiled where suite.engine.native can build them (the same calls, so the same
 numbers); the Python loops here are the reference and the fallback.
 
 On the sizes a sweep batches the tensors over all steps are tens of MB, so a full pass over one
@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 
 from . import native
-from .batched_gated import _GRU, _LSTM, _from_sigmoid_, _weight_grad
+from .gated_kernels import _GRU, _LSTM, _from_sigmoid_, _weight_grad
 
 KINDS = ("tanh", "sigmoid", "relu", "leakyrelu", "prelu", "lstm", "gru")
 

@@ -1,7 +1,7 @@
 """Adam, RMSprop and SGD, gradient norms and clipping over stacked parameters (S, ...).
 
-Each member of a batch (suite.batched) owns the rows k of every stacked tensor. The optimizers of
-torch.optim used by suite.train (default hyperparameters) act elementwise, so one update of the
+Each member of a batch (suite.engine.stacked) owns the rows k of every stacked tensor. The optimizers of
+torch.optim used by suite.engine.single (default hyperparameters) act elementwise, so one update of the
 stacked tensors is S independent updates, here with a learning rate per member; the gradient
 norm and the clipping are per member too, each against its own threshold, as
 torch.nn.utils.get_total_norm, clip_grad_norm_ and clip_grad_value_ act on one model. Every
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
-ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8     # torch.optim defaults, as suite.train uses them
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8     # torch.optim defaults, as suite.engine.single uses them
 RMSPROP_ALPHA, RMSPROP_EPS = 0.99, 1e-8
 
 

@@ -1,6 +1,6 @@
-"""The stacked LSTM and GRU recurrences of suite.batched_kernels, and the step helpers both share.
+"""The stacked LSTM and GRU recurrences of suite.engine.kernels, and the step helpers both share.
 
-Layout and conventions as in suite.batched_kernels: every tensor leads with the member axis S,
+Layout and conventions as in suite.engine.kernels: every tensor leads with the member axis S,
 the rows that feed a tanh carry the factor 2 (tanh(a) = 2 sigmoid(2a) - 1), and each Function
 takes the input projections of all steps, `proj` (S, T, B, G·H), with W_hh (S, G·H, H).
 
@@ -8,7 +8,7 @@ The loops keep what the backward needs for every step (gate values, cells, candi
 derivative factors come from them after the loop, in a few passes over all steps: a step of a
 small recurrence costs per kernel call, so the loop does only what the recurrence requires
 (LSTM: 9 calls a step, GRU: 7). On CPU the same loops run compiled where they can be built
-(suite.native: the same calls, so the same numbers); the Python loops here are the reference
+(suite.engine.native: the same calls, so the same numbers); the Python loops here are the reference
 and the fallback.
 """
 

@@ -1,6 +1,6 @@
-"""The compiled time loops (suite/native_loops.cpp): built on first use, optional, same numbers.
+"""The compiled time loops (suite/engine/native_loops.cpp): built on first use, optional, same numbers.
 
-The stacked recurrences (suite.batched_kernels, suite.batched_gated) spend most of a small
+The stacked recurrences (suite.engine.kernels, suite.engine.gated_kernels) spend most of a small
 model's step in per-call costs: the interpreter around each of the few kernel calls a time step
 makes, and one thread doing all the element-wise work (ATen only splits work over 32,768
 elements). The compiled loops make the same ATen calls in the same order, so they give the same

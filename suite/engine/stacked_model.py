@@ -3,7 +3,7 @@
 Built from S models that `make_model` made (each from its own spec's init seed, with its own
 mitigations), whose parameters it stacks along a new leading member axis; the forward pass maps
 inputs (S, batch, time, in) to outputs (S, batch, positions, out) with one batched matmul per
-step (suite.batched_kernels). Member k computes exactly what model k computes.
+step (suite.engine.kernels). Member k computes exactly what model k computes.
 
 Supported: the Elman cells (every activation, any depth, IRNN included), the residual RNN, LSTM
 and GRU. Anything else (e.g. rnn-attention, whose readout is not a per-step linear map) is not:
@@ -21,11 +21,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .batched_kernels import recurrent_layer, stacked_linear
-from .models import RecurrentModel
-from .models.gated import GRU, LSTM
-from .models.residual import ResidualRNN
-from .models.vanilla import VanillaRNN
+from ..models import RecurrentModel
+from ..models.gated import GRU, LSTM
+from ..models.residual import ResidualRNN
+from ..models.vanilla import VanillaRNN
+from .kernels import recurrent_layer, stacked_linear
 
 
 def kind_of(model: RecurrentModel) -> str | None:

@@ -1,9 +1,9 @@
-"""Batched multi-seed training: S compatible runs trained as one stacked model, `run_batch(specs)`.
+"""The stacked trainer: S compatible runs trained as one stacked model, `run_batch(specs)`.
 
 Small recurrent models on a CPU are latency-bound: a step of one run is hundreds of tiny kernels.
 A sweep is many small independent runs of a few shapes, so S of them go through one batched
-matmul per time step (suite.batched_model, suite.batched_kernels). Each member is still its own
-run, under the protocol of suite.train (see its docstring):
+matmul per time step (suite.engine.stacked_model, suite.engine.kernels). Each member is still its
+own run, under the protocol of suite.engine.protocol, with a `RunLog` of its own:
 
 * its own data: a generator seeded from its spec's `data_seed()`, sampled with `task.sample`;
 * its own initial weights: `make_model(arch, ..., init_seed())`, then stacked;
@@ -15,23 +15,18 @@ run, under the protocol of suite.train (see its docstring):
 * its own evaluations, early stop and divergence: a member that is solved (with early stop),
   diverged or out of steps leaves the batch (its rows are dropped from the weights and the
   optimizer state) and the rest go on, untouched by it;
-* its own `RunResult`, of the same structure as `suite.train.run`'s. `wall_s` is the member's
-  share of the batch's time: each step's (and evaluation's) time divided among the members in it.
+* its own `RunResult`. `wall_s` is the member's share of the batch's time: each step's (and
+  evaluation's) time divided among the members in it.
 
-Numbers match a single run of the same spec to float tolerance (the kernels differ from the fused
-nn.RNN/nn.LSTM/nn.GRU at the last bits, which training amplifies slowly), and do not depend on
-which other runs share the batch: every member's arithmetic is the same whatever S is.
-
-Which specs can share a batch (`batch_key`): the same task (name, gap, options), architecture
-(name, hidden, layers, options), optimizer, batch size, evaluation schedule (eval_every,
-eval_size) and device. Free to differ per member (`PER_RUN_FIELDS`): the seed, the recurrent
-init and gain, the forget-gate bias, the learning rate, the clipping threshold and mode, the step
-budget and early stop. Architectures without a stacked kernel (rnn-attention) are not batchable.
+Numbers match the per-run loop (suite.engine.single) on the same spec to float tolerance (the
+kernels differ from the fused nn.RNN/nn.LSTM/nn.GRU at the last bits, which training amplifies
+slowly), and do not depend on which other runs share the batch: every member's arithmetic is the
+same whatever S is (a member left alone trains beside a shadow, see `_Trainer._pair_if_alone`).
+Which specs can share a batch: suite.engine.groups.
 """
 
 from __future__ import annotations
 
-import copy
 import ctypes
 import math
 import os
@@ -43,24 +38,15 @@ from functools import lru_cache
 
 import torch
 
-from .batched_model import BatchedRNN, supports_class
-from .batched_optim import BatchedOptimizer, clip_, grad_norms
-from .environment import resolve_device
-from .models import ARCHITECTURES, make_model
-from .specs import RunSpec, canonical_json
-from .train import EvalPoint, RunResult
+from ..environment import resolve_device
+from ..models import make_model
+from ..specs import RunSpec
+from .groups import MEMORY_BUDGET, check_compatible
+from .optim import BatchedOptimizer, clip_, grad_norms
+from .protocol import RunLog, RunResult
+from .stacked_model import BatchedRNN
 
-# -- defaults ---------------------------------------------------------------------------------
-MAX_GROUP = 16                  # members per batch at most: the gain per run levels off from 8
-                                # to 16 (benchmarks/bench.py), and a killed sweep loses a group
-MEMORY_BUDGET = 2 * 2**30       # bytes of activations a batch may hold (sets the group size)
 EVAL_CHUNK_BYTES = 256 * 2**20  # per-member activation bytes of one evaluation chunk
-#: architectures a sweep trains alone on CPU although run_batch can stack them: PyTorch's fused
-#: (oneDNN) CPU LSTM is faster per run than the stacked kernel at one thread (0.75-0.87x at S = 8,
-#: benchmarks/bench.py), and the sweep's workers run one thread each on a 2-core machine
-CPU_ALONE = frozenset({"lstm"})
-PER_RUN_FIELDS = ("seed", "arch.init", "arch.init_gain", "arch.forget_bias", "train.lr",
-                  "train.clip", "train.clip_mode", "train.steps", "train.early_stop")
 
 
 @lru_cache(maxsize=1)
@@ -81,80 +67,13 @@ def keep_freed_memory() -> bool:
         return False
 
 
-# -- compatibility ----------------------------------------------------------------------------
-
-def batchable(spec: RunSpec) -> bool:
-    """Whether `spec`'s architecture has a stacked kernel (built-in names only: a user
-    architecture trains alone, whatever it subclasses)."""
-    if spec.arch.name not in ARCHITECTURES:
-        return False
-    build = ARCHITECTURES[spec.arch.name].build
-    return supports_class(getattr(build, "func", build))
-
-
-def batch_key(spec: RunSpec) -> str | None:
-    """What the members of one batch share, as a string (None: `spec` trains alone)."""
-    if not batchable(spec):
-        return None
-    arch, train = spec.arch, spec.train
-    return canonical_json({
-        "task": spec.task, "device": spec.device,
-        "arch": [arch.name, arch.hidden, arch.layers, arch.options],
-        "train": [train.optimizer, train.batch_size, train.eval_every, train.eval_size],
-    })
-
-
-def member_bytes(spec: RunSpec) -> int:
-    """Rough activation memory of one member's training step (float32)."""
-    task = spec.task.build()
-    per_step = {"lstm": 16, "gru": 16}.get(spec.arch.name, 7) * spec.arch.hidden * spec.arch.layers
-    return 4 * spec.train.batch_size * task.seq_len * (per_step + task.output_size)
-
-
-def sweep_key(spec: RunSpec) -> str | None:
-    """`batch_key`, or None for a spec that a sweep had better train alone: on CPU, an
-    architecture in `CPU_ALONE`."""
-    if spec.device == "cpu" and spec.arch.name in CPU_ALONE:
-        return None
-    return batch_key(spec)
-
-
-def group_specs(specs: Sequence[RunSpec], max_size: int = MAX_GROUP, memory_budget: int = MEMORY_BUDGET,
-                key=batch_key) -> list[list[RunSpec]]:
-    """Specs in groups that `run_batch` can train together (equal `key`), in first-seen order; a
-    spec whose key is None is a group of its own. Groups hold at most `max_size` members and
-    about `memory_budget` bytes of activations."""
-    groups: dict[object, list[RunSpec]] = {}
-    for i, spec in enumerate(specs):
-        k = key(spec)
-        groups.setdefault(("alone", i) if k is None else k, []).append(spec)
-    out = []
-    for members in groups.values():
-        size = max(1, min(max_size, memory_budget // member_bytes(members[0])))
-        out += [members[i : i + size] for i in range(0, len(members), size)]
-    return out
-
-
-def check_compatible(specs: Sequence[RunSpec]) -> None:
-    if not specs:
-        raise ValueError("specs must not be empty")
-    for spec in specs:
-        if not batchable(spec):
-            raise ValueError(f"arch {spec.arch.name!r} cannot be batched; train it with suite.train.run")
-        if batch_key(spec) != batch_key(specs[0]):
-            raise ValueError(f"specs cannot share a batch: they may differ only in {list(PER_RUN_FIELDS)}; "
-                             f"{spec.key[:12]} differs from {specs[0].key[:12]} elsewhere")
-
-
 # -- training ---------------------------------------------------------------------------------
 
 @dataclass
 class _Member:
     spec: RunSpec
-    result: RunResult
+    log: RunLog
     stream: torch.Generator
-    losses: list[float]
-    norms: list[float]
     shadow_of: int | None = None  # a shadow's real member (see _Trainer._pair_if_alone)
 
 
@@ -176,16 +95,10 @@ def run_batch(specs: Sequence[RunSpec], models: Sequence | None = None) -> list[
         raise ValueError(f"models must have one model per spec ({len(specs)}), got {len(models)}")
     net = BatchedRNN(models, device)
     eval_set = task.sample(first.train.eval_size, torch.Generator().manual_seed(first.eval_seed()), device)
-    members = [
-        _Member(s, RunResult(
-            solved=False, steps_to_solve=None, steps_run=0, final_loss=None, final_metric=None,
-            baseline_loss=task.baseline_loss, baseline_metric=task.baseline_metric, diverged=False,
-            diverged_at=None, wall_s=0.0, num_parameters=m.num_parameters(), task=task.describe(),
-        ), torch.Generator().manual_seed(s.data_seed()), [], [])
-        for s, m in zip(specs, models)
-    ]
+    members = [_Member(s, RunLog(s.train, task, m.num_parameters()), torch.Generator().manual_seed(s.data_seed()))
+               for s, m in zip(specs, models)]
     _Trainer(net, task, members, list(models), eval_set, device).train()
-    return [m.result for m in members[: len(specs)]]
+    return [m.log.result for m in members[: len(specs)]]
 
 
 class _Trainer:
@@ -209,9 +122,9 @@ class _Trainer:
         k = self.rows[0]
         real = self.members[k]
         stream = torch.Generator().set_state(real.stream.get_state())
-        result = copy.deepcopy(real.result)
-        result.wall_s = 0.0
-        self.members.append(_Member(real.spec, result, stream, list(real.losses), list(real.norms), shadow_of=k))
+        log = real.log.copy()
+        log.result.wall_s = 0.0
+        self.members.append(_Member(real.spec, log, stream, shadow_of=k))
         self.models.append(None)
         self.rows.append(len(self.members) - 1)
         self.net.select([0, 0])
@@ -221,7 +134,7 @@ class _Trainer:
         """Split the time since `started` among `rows`; returns now."""
         now = time.perf_counter()
         for k in rows:
-            self.members[k].result.wall_s += (now - started) / len(rows)
+            self.members[k].log.result.wall_s += (now - started) / len(rows)
         return now
 
     def train(self) -> None:
@@ -234,9 +147,9 @@ class _Trainer:
             step += 1
             rows = list(self.rows)
             self._train_step(rows, step)
-            due = [k for k in self.rows if step % self.eval_every == 0 or step == self.members[k].spec.train.steps]
+            due = [k for k in self.rows if self.members[k].log.eval_due(step)]
             stop = set(self._evaluate(due, step)) if due else set()
-            stop |= {k for k in self.rows if step >= self.members[k].spec.train.steps}
+            stop |= {k for k in self.rows if self.members[k].log.out_of_steps(step)}
             started = self._charge(rows, started)
             self._drop(stop)
 
@@ -258,16 +171,8 @@ class _Trainer:
         clip_(grads, norms, [s.clip if s.clip is not None and s.clip_mode == "norm" else inf for s in specs],
               [s.clip if s.clip is not None and s.clip_mode == "value" else inf for s in specs])
         loss_values, norm_values = losses.tolist(), norms.tolist()
-        diverged = set()
-        for k, loss, norm in zip(rows, loss_values, norm_values):
-            member = members[k]
-            member.result.steps_run = step
-            if not (math.isfinite(loss) and math.isfinite(norm)):
-                member.result.diverged, member.result.diverged_at = True, step
-                diverged.add(k)
-            else:
-                member.losses.append(loss)
-                member.norms.append(norm)
+        diverged = {k for k, loss, norm in zip(rows, loss_values, norm_values)
+                    if not members[k].log.step(step, loss, norm)}
         if diverged:
             keep = [j for j, k in enumerate(rows) if k not in diverged]
             grads = [g[keep] for g in grads]
@@ -278,25 +183,8 @@ class _Trainer:
     @torch.no_grad()
     def _evaluate(self, rows, step) -> list[int]:
         """Evaluate `rows` on the held-out set and record it; returns the rows that stop."""
-        stop = []
-        for k, (loss, metric) in zip(rows, self._eval_losses(rows)):
-            member = self.members[k]
-            result, train = member.result, member.spec.train
-            result.evals.append(EvalPoint(step, loss, metric))
-            result.final_loss, result.final_metric = loss, metric
-            if member.losses:
-                result.train_loss.append(sum(member.losses) / len(member.losses))
-                result.grad_norm.append(sum(member.norms) / len(member.norms))
-                member.losses.clear(), member.norms.clear()
-            if not (math.isfinite(loss) and math.isfinite(metric)):
-                result.diverged, result.diverged_at = True, step
-                stop.append(k)
-                continue
-            if self.task.is_solved(metric) and not result.solved:
-                result.solved, result.steps_to_solve = True, step
-            if result.solved and train.early_stop:
-                stop.append(k)
-        return stop
+        return [k for k, (loss, metric) in zip(rows, self._eval_losses(rows))
+                if self.members[k].log.evaluation(step, loss, metric)]
 
     def _eval_losses(self, rows) -> list[tuple[float, float]]:
         task, (x, y) = self.task, self.eval_set
@@ -331,7 +219,7 @@ class _Trainer:
                 self.net.copy_to(j, self.models[k])
             shadow_of = self.members[k].shadow_of
             if k in rows and shadow_of is not None:  # its share of the time was the run's
-                self.members[shadow_of].result.wall_s += self.members[k].result.wall_s
+                self.members[shadow_of].log.result.wall_s += self.members[k].log.result.wall_s
         keep = [j for j, k in enumerate(self.rows) if k not in rows]
         self.rows = [self.rows[j] for j in keep]
         if self.rows:
@@ -339,8 +227,5 @@ class _Trainer:
             self.optimizer.select(keep)
             self._pair_if_alone()
 
-__all__ = [
-    "BatchedOptimizer", "CPU_ALONE", "MAX_GROUP", "MEMORY_BUDGET", "PER_RUN_FIELDS", "batch_key", "batchable",
-    "check_compatible", "clip_", "grad_norms", "group_specs", "keep_freed_memory", "member_bytes", "run_batch",
-    "sweep_key",
-]
+
+__all__ = ["EVAL_CHUNK_BYTES", "keep_freed_memory", "run_batch"]

@@ -1,4 +1,4 @@
-// The time loops of suite.batched_kernels and suite.batched_gated, compiled (see suite/native.py).
+// The time loops of suite.engine.kernels and suite.engine.gated_kernels, compiled (see native.py).
 //
 // Each loop is the same sequence of ATen calls as its Python twin (_plain_loop, _Elman.backward,
 // _LSTM, _GRU), so it gives the same numbers; what it changes is where the time goes. A step of a
@@ -10,7 +10,7 @@
 // recurrence never mix; dL/dW_hh, which sums over rows, is formed after the loop, outside). Inside a chunk every call runs on its thread alone, matmuls
 // included, so a loop forks threads once rather than at every step.
 //
-// Layout as in suite/batched_kernels.py: (S, T, B, ·) with the member axis S first, gate blocks
+// Layout as in suite/engine/kernels.py: (S, T, B, ·) with the member axis S first, gate blocks
 // in PyTorch's orders, rows that feed a tanh doubled (tanh(a) = 2 sigmoid(2a) - 1).
 
 #include <ATen/ATen.h>
@@ -52,7 +52,7 @@ void split_rows(int64_t chunks, std::vector<Tensor> rows, std::vector<Tensor> we
   });
 }
 
-// s <- 2 s - 1, as -1 + 2 s (suite.batched_gated._from_sigmoid_)
+// s <- 2 s - 1, as -1 + 2 s (suite.engine.gated_kernels._from_sigmoid_)
 void from_sigmoid_(Tensor& s, const Tensor& minus_one) { at::add_out(s, minus_one, s, 2); }
 
 Tensor minus_one_like(const Tensor& t) { return at::scalar_tensor(-1.0, t.options()); }
