@@ -16,9 +16,10 @@ LSTM and GRU under the very same protocol:
    runner into the results store: a killed check resumes, and the baselines' runs (and any the
    claims already made) are reused.
 
-Budgets (`BATTERIES`): "quick" (a few minutes on 2 cores: delayed recall only, gaps 10/30/100,
-3 seeds, hidden 32, the quick profile's training) and "full" (every task, the full profile's
-ladders, seeds and training). `--tasks`, `--gaps`, `--seeds`, `--steps` narrow either.
+Budgets (suite/battery.py, from the budget table suite/profiles.py): "quick" (a few minutes on
+2 cores: delayed recall only, gaps 10/30/100, 3 seeds, hidden 32, the quick profile's training)
+and "full" (every task, the full profile's ladders, seeds and training). `--tasks`, `--gaps`,
+`--seeds`, `--steps` narrow either.
 
 Exit status: 1 when a contract check fails or a run of the architecture cannot be trained, or when
 a stated expectation (`--expect METRIC OP VALUE`) does not hold; else 0. Without expectations the
@@ -35,105 +36,28 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import stats
+from .battery import BASELINES, Battery, make_battery
 from .contract import CheckResult, run_contract
 from .expectations import Expectation, ExpectationError, parse_expectation
-from .figures import TASK_OPTIONS
 from .models import architecture
 from .models.plugins import SOURCE_OPTION
-from .profiles import FULL, QUICK, profile
-from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec, replicate_seeds
+from .profiles import task_options
+from .specs import ArchSpec, RunSpec, TaskSpec, replicate_seeds
 
 SCHEMA = "vgsuite-check/1"
-BASELINES = ("rnn-tanh", "lstm", "gru")
 CRITICAL_FRACTION = 0.8
-# -- budgets ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Battery:
-    name: str
-    tasks: tuple[str, ...]
-    gaps: tuple[tuple[str, tuple[int, ...]], ...]   # task -> ladder (empty: no training)
-    seeds: int
-    hidden: int
-    train: TrainSpec
-    probe_gap: int
-    probe_seeds: int
-    probe_batch: int
-    layers: int = 1
-    baselines: tuple[str, ...] = BASELINES
-
-    def ladder(self, task: str) -> tuple[int, ...]:
-        return dict(self.gaps).get(task, ())
-
-    @property
-    def trains(self) -> bool:
-        return any(gaps for _, gaps in self.gaps)
-
-    def describe(self) -> str:
-        text = (f"{self.name} battery: hidden {self.hidden}, layers {self.layers}; probes at gap "
-                f"{self.probe_gap}, {self.probe_seeds} seeds x batch {self.probe_batch}")
-        if self.trains:
-            ladders = "; ".join(f"{t} {','.join(map(str, g))}" for t, g in self.gaps if g)
-            text += (f"; critical gap over {self.seeds} seeds, {self.train.steps} steps "
-                     f"(lr {self.train.lr:g}, batch {self.train.batch_size}): {ladders}")
-        return text
-
-
-QUICK_GAPS = {"delayed_recall": (10, 30, 100), "copy": (10, 20, 50), "adding": (10, 30, 100)}
-BATTERIES = {
-    "quick": dict(tasks=("delayed_recall",), gaps=QUICK_GAPS, seeds=3, hidden=QUICK.hidden, train=QUICK.train,
-                  probe_gap=100, probe_seeds=3, probe_batch=8),
-    "full": dict(tasks=("delayed_recall", "copy", "adding"), gaps=dict(FULL.gaps), seeds=FULL.seeds,
-                 hidden=FULL.hidden, train=FULL.train, probe_gap=300, probe_seeds=5, probe_batch=16),
-}
-
-
-def make_battery(name: str = "quick", *, tasks=None, gaps=None, seeds=None, steps=None, hidden=None,
-                 layers: int = 1, probe_gap=None, probe_seeds=None, probe_batch=None,
-                 baselines=None, train: bool = True) -> Battery:
-    """The `name` battery ("quick" or "full") with any of its settings narrowed."""
-    from tasks import task_class
-
-    if name not in BATTERIES:
-        raise ValueError(f"profile must be one of {sorted(BATTERIES)}, got {name!r}")
-    base = BATTERIES[name]
-    tasks = tuple(tasks or base["tasks"])
-    for task in tasks:
-        task_class(task)
-    for label, value in (("seeds", seeds), ("steps", steps), ("hidden", hidden), ("layers", layers),
-                         ("probe_gap", probe_gap), ("probe_batch", probe_batch)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"{label.replace('_', '-')} must be an integer >= 1, got {value!r}")
-    if probe_seeds is not None and (not isinstance(probe_seeds, int) or probe_seeds < 2):
-        raise ValueError(f"probe-seeds must be an integer >= 2 (a CI needs two), got {probe_seeds!r}")
-    if gaps is not None:
-        gaps = sorted(set(gaps))
-        if not gaps or any(isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in gaps):
-            raise ValueError(f"gaps must be integers >= 1, got {gaps!r}")
-    ladders = {t: (tuple(gaps) if gaps is not None else tuple(base["gaps"].get(t) or profile(name).gaps_for(t)))
-               for t in tasks} if train else {}
-    train_spec = base["train"] if steps is None else replace(base["train"], steps=steps,
-                                                              eval_every=min(base["train"].eval_every, steps))
-    baselines = tuple(BASELINES if baselines is None else baselines)
-    for b in baselines:
-        ArchSpec(b)  # validates the name
-    return Battery(name, tasks, tuple(sorted(ladders.items())), seeds or base["seeds"], hidden or base["hidden"],
-                   train_spec, probe_gap or base["probe_gap"], probe_seeds or base["probe_seeds"],
-                   probe_batch or base["probe_batch"], layers, baselines)
-
-
 # -- measuring -------------------------------------------------------------------------------------
 
 def _probe(arch: ArchSpec, task: str, battery: Battery, device: str) -> dict:
     from .probes import build_model, decay_rate, gradient_profile, input_saliency, mean_ci, memory_horizon, probe_batch
 
-    task_spec = TaskSpec(task, battery.probe_gap, TASK_OPTIONS.get(task, {}))
+    task_spec = TaskSpec(task, battery.probe_gap, task_options(task))
     built = task_spec.build()
     slopes, horizons, censored, notes = [], [], [], []
     for seed in replicate_seeds(0, battery.probe_seeds):
@@ -409,5 +333,5 @@ def run_check(name: str, battery: Battery, *, options: dict | None = None, expec
     return report
 
 
-__all__ = ["BASELINES", "BATTERIES", "Battery", "CheckReport", "Expectation", "ExpectationError",
+__all__ = ["BASELINES", "Battery", "CheckReport", "Expectation", "ExpectationError",
            "make_battery", "parse_expectation", "run_check", "short_label"]

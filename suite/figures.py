@@ -18,22 +18,17 @@ Probe-based data is cached (suite.cache) so a second report only re-renders.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import asdict
 
 import numpy as np
 
 from .cache import ResultCache
+from .profiles import profile as get_profile
+from .profiles import task_options
 from .specs import ArchSpec, TaskSpec, replicate_seeds
 from .stats import bootstrap_ci, critical_gap, wilson_ci
 
 TASKS = ("copy", "adding", "delayed_recall")
-TASK_OPTIONS = {"copy": {"loss_window": "recall"}}
-
-#: probe settings per profile: gap, hidden size, seeds, batch per seed
-PROBE_SETTINGS = {
-    "quick": {"gap": 100, "hidden": 32, "seeds": 3, "batch": 8},
-    "full": {"gap": 300, "hidden": 64, "seeds": 5, "batch": 16},
-}
-
 #: (label, ArchSpec fields) for the decay table: each architecture, then mitigation arms
 DECAY_ARMS = [
     ("rnn-tanh", {"name": "rnn-tanh"}),
@@ -59,7 +54,7 @@ def _probe_arm(fields: dict, task: str, settings: dict, master_seed: int, salien
     from .probes import probe
 
     arch = ArchSpec(**{"hidden": settings["hidden"], **fields})
-    task_spec = TaskSpec(task, settings["gap"], TASK_OPTIONS.get(task, {}))
+    task_spec = TaskSpec(task, settings["gap"], task_options(task))
     seeds = replicate_seeds(master_seed, settings["seeds"])
     results = [probe(arch, task_spec, s, batch=settings["batch"], loss="task", saliency=saliency)
                for s in seeds]
@@ -87,7 +82,7 @@ def _finite_list(values) -> list:
 
 def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0) -> dict:
     """{task: {arm label: probe data}} for the decay table, panels and saliency curves."""
-    settings = PROBE_SETTINGS[profile]
+    settings = asdict(get_profile(profile).probe)  # the cache key: gap, hidden, seeds, batch
     overview = {}
     for task in TASKS:
         overview[task] = {}

@@ -1,24 +1,31 @@
-"""Budgets: the `quick` profile (what CI runs) and the `full` profile (what the report runs).
+"""The budget table: every size the suite trains or probes at, per profile, in one place.
 
-One claim, two budgets, same code. A profile says how big a network to train, how to train it
-(a `TrainSpec`), how many replicate seeds to run and which gaps to try on each task. The claims
-and `vgsuite sweep --profile NAME` take their defaults from here; anything set explicitly (a CLI
-flag, a claim that needs its own TrainSpec) overrides the profile.
+Two profiles, one code path: `quick` (what CI runs: every claim decided in minutes on 2 cores) and
+`full` (what the report runs). A profile says
+
+* how the learning claims and `vgsuite sweep` train: the width, the `TrainSpec`, the replicate
+  seeds per (arm, gap) by tier, and the gap ladders (per task for sweeps and checks; named
+  delayed-recall ladders for the learning claims' arms, see suite/claims/arms.py);
+* how big a gradient probe is: the overview probes of tables T3/T4 and of `vgsuite check`
+  (`probe`), and the settings of each mechanism claim that probes (`claim_settings`, by claim id);
+* what `vgsuite check` trains (`check`).
+
+Anything set explicitly (a CLI flag, an arm's TrainSpec overrides) narrows the profile; nothing
+else in the suite spells a budget. Replicate seeds come from `suite.specs.replicate_seeds`.
 
     >>> from suite.profiles import profile
     >>> quick = profile("quick")
     >>> quick.gaps_for("delayed_recall"), quick.seeds, quick.train.steps
     ((5, 10, 20, 40), 5, 1000)
 
-The numbers below were calibrated by the learning claims (L1/L2 and M1-M7 in claims.md): the
-ladders straddle the architectures' critical gaps within the step budget, and the quick profile
-decides every claim in minutes on 2 cores.
+How the learning protocol was calibrated (and what it cannot show) is in suite/claims/arms.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from tasks import TASKS
 
@@ -26,31 +33,96 @@ from .specs import ArchSpec, TrainSpec
 
 GapLadders = tuple[tuple[str, tuple[int, ...]], ...]
 
+#: task options every probe and check uses: copy's loss over the recall window only, where the
+#: memory is needed (the loss over all steps is dominated by the trivially predictable blanks)
+TASK_OPTIONS: Mapping[str, Mapping] = MappingProxyType({"copy": MappingProxyType({"loss_window": "recall"})})
+
+
+def task_options(task: str) -> dict:
+    return dict(TASK_OPTIONS.get(task, {}))
+
 
 def freeze_ladders(ladders: Mapping[str, tuple[int, ...]] | GapLadders) -> GapLadders:
-    """A dict task -> gaps as a sorted tuple of pairs (hashable, like the specs' options)."""
-    return tuple(sorted((task, tuple(gaps)) for task, gaps in dict(ladders).items()))
+    """A dict name -> gaps as a sorted tuple of pairs (hashable, like the specs' options)."""
+    return tuple(sorted((name, tuple(gaps)) for name, gaps in dict(ladders).items()))
+
+
+def _positive(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_ladder(name: str, gaps) -> None:
+    if not gaps or list(gaps) != sorted(set(gaps)) or gaps[0] < 1:
+        raise ValueError(f"gap ladder for {name!r} must be increasing gaps >= 1, got {gaps!r}")
+
+
+@dataclass(frozen=True)
+class ProbeBudget:
+    """A gradient probe's size: sequence gap, width, seeds and sequences per seed."""
+    gap: int
+    hidden: int
+    seeds: int
+    batch: int
+
+    def __post_init__(self):
+        for name in ("gap", "hidden", "seeds", "batch"):
+            _positive(name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class CheckBudget:
+    """What `vgsuite check` trains: the tasks, their ladders and the seeds per rung."""
+    tasks: tuple[str, ...]
+    gaps: GapLadders
+    seeds: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "gaps", freeze_ladders(self.gaps))
+        _positive("seeds", self.seeds)
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
     description: str
-    hidden: int            # ArchSpec.hidden for every architecture the profile builds
+    hidden: int            # ArchSpec.hidden of every learning run
     train: TrainSpec       # the training protocol
-    seeds: int             # replicate seeds per (task, gap, architecture)
-    gaps: GapLadders = field(default=())  # task -> increasing gaps
+    seeds: int             # replicate seeds per (task, gap, arch); the learning claims' base tier
+    gaps: GapLadders = field(default=())  # task -> increasing gaps (sweeps and the full check)
+    #: seeds for the arms a learning verdict compares with rnn-tanh, and for rnn-tanh and gru
+    #: themselves, whose difference is one of reliability (None: `seeds`)
+    seeds_reference: int | None = None
+    seeds_core: int | None = None
+    arm_ladders: GapLadders = field(default=())  # ladder name -> delayed-recall gaps (claims/arms.py)
+    adding_ladder: tuple[int, ...] = ()          # the learning claims' adding ladder (empty: not run)
+    probe: ProbeBudget = ProbeBudget(gap=100, hidden=32, seeds=3, batch=8)
+    check: CheckBudget | None = None             # None: the profile's own tasks, gaps and seeds
+    #: claim id -> the sizes of that mechanism claim (hidden, gap, seeds, batch and its own knobs)
+    claim_settings: Mapping[str, Mapping] = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "gaps", freeze_ladders(self.gaps))
+        object.__setattr__(self, "arm_ladders", freeze_ladders(self.arm_ladders))
+        object.__setattr__(self, "adding_ladder", tuple(self.adding_ladder))
+        object.__setattr__(self, "claim_settings", MappingProxyType(
+            {claim: MappingProxyType(dict(values)) for claim, values in dict(self.claim_settings).items()}))
         ArchSpec(hidden=self.hidden)  # validates hidden with the spec's own message
-        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
-            raise ValueError(f"seeds must be a positive integer, got {self.seeds!r}")
+        _positive("seeds", self.seeds)
+        for tier in ("seeds_reference", "seeds_core"):
+            if getattr(self, tier) is None:
+                object.__setattr__(self, tier, self.seeds)
+            _positive(tier, getattr(self, tier))
         for task, gaps in self.gaps:
             if task not in TASKS:
                 raise ValueError(f"gap ladder for unknown task {task!r}; tasks: {sorted(TASKS)}")
-            if not gaps or list(gaps) != sorted(set(gaps)) or gaps[0] < 1:
-                raise ValueError(f"gap ladder for {task!r} must be increasing gaps >= 1, got {gaps!r}")
+            _check_ladder(task, gaps)
+        for name, gaps in self.arm_ladders:
+            _check_ladder(name, gaps)
+        if self.adding_ladder:
+            _check_ladder("adding", self.adding_ladder)
+        if self.check is None:
+            object.__setattr__(self, "check", CheckBudget(tuple(t for t, _ in self.gaps), self.gaps, self.seeds))
 
     def gaps_for(self, task: str) -> tuple[int, ...]:
         ladders = dict(self.gaps)
@@ -59,29 +131,86 @@ class Profile:
                              f"it has ladders for {sorted(ladders)}")
         return ladders[task]
 
+    def ladder(self, name: str) -> tuple[int, ...]:
+        """A named delayed-recall ladder of the learning claims' arms."""
+        ladders = dict(self.arm_ladders)
+        if name not in ladders:
+            raise ValueError(f"ladder must be one of {sorted(ladders)}, got {name!r}")
+        return ladders[name]
+
+    def seeds_for(self, tier: str) -> int:
+        """Replicate seeds of a seed tier: "base", "reference" or "core"."""
+        tiers = {"base": self.seeds, "reference": self.seeds_reference, "core": self.seeds_core}
+        if tier not in tiers:
+            raise ValueError(f"seed tier must be one of {list(tiers)}, got {tier!r}")
+        return tiers[tier]
+
+    def settings_of(self, claim_id: str) -> dict:
+        """The sizes mechanism claim `claim_id` probes at under this profile."""
+        if claim_id not in self.claim_settings:
+            raise ValueError(f"profile {self.name!r} has no settings for claim {claim_id!r}; "
+                             f"it has {sorted(self.claim_settings)}")
+        return dict(self.claim_settings[claim_id])
+
     def arch(self, name: str, **fields) -> ArchSpec:
         """An ArchSpec of this profile's width; `fields` set mitigations (init, forget_bias, ...)."""
         return ArchSpec(name=name, **{"hidden": self.hidden, **fields})
 
 
-# -- the profiles, calibrated by the learning claims (suite/claims/protocol.py has the notes) -------
-# Measured on 2 CPU cores: within 1000 Adam steps at hidden 32 the architectures separate on
-# delayed recall between gaps 5 and 40; copy is unsolved at gap 10 by gru, lstm and attention.
+# -- the table --------------------------------------------------------------------------------------
+# Learning: within 1000 Adam steps at hidden 32 the architectures separate on delayed recall
+# between gaps 5 and 40; copy is unsolved at gap 10 by gru, lstm and attention (claims/arms.py).
 
 CALIBRATED_TRAIN = TrainSpec(steps=1000, batch_size=64, lr=3e-3, optimizer="adam",
                              eval_every=25, eval_size=512, early_stop=True)
+
+# The mechanism claims probe at hidden 64 (gap, seeds and batch per claim); G7 and L5 also train.
+QUICK_CLAIMS = {
+    "G1": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 16, "float32_gap": 380},
+    "G2": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 16,
+           "jac_gap": 40, "jac_seeds": 3, "jac_batch": 8, "jac_stride": 3},
+    "G3": {"hidden": 64, "gap": 100, "seeds": 10, "batch": 8, "layers": (1, 2, 3)},
+    "G4": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 8, "explode_gain": 1.1},
+    "G5": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 8},
+    "G6": {"hidden": 64, "gap": 50, "batch": 32, "seeds": 5, "norm_fraction": 0.1,
+           "explode": {"hidden": 32, "gap": 50, "gain": 3.0, "steps": 60, "lr": 0.1, "clip": 1.0}},
+    "G7": {"hidden": 32, "gap": 100, "seeds": 5, "batch": 8, "train_gap": 10, "steps": 300, "lr": 1e-2},
+    "G8": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 8, "skips": (1, 4)},
+    "G9": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 4},
+    "L5": {"hidden": 64, "gap": 50, "seeds": 5, "batch": 8, "steps": 300, "lr": 1e-3},
+}
+FULL_CLAIMS = {
+    "G1": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 32, "float32_gap": 380},
+    "G2": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 32,
+           "jac_gap": 100, "jac_seeds": 10, "jac_batch": 16, "jac_stride": 1},
+    "G3": {"hidden": 64, "gap": 200, "seeds": 20, "batch": 16, "layers": (1, 2, 3, 4)},
+    "G4": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 16, "explode_gain": 1.1},
+    "G5": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 16},
+    "G6": {"hidden": 64, "gap": 100, "batch": 64, "seeds": 10, "norm_fraction": 0.1,
+           "explode": {"hidden": 32, "gap": 50, "gain": 3.0, "steps": 200, "lr": 0.1, "clip": 1.0}},
+    "G7": {"hidden": 64, "gap": 300, "seeds": 12, "batch": 16, "train_gap": 20, "steps": 1500, "lr": 3e-3},
+    "G8": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 16, "skips": (1, 2, 4, 8)},
+    "G9": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 8},
+    "L5": {"hidden": 64, "gap": 100, "seeds": 20, "batch": 16, "steps": 2000, "lr": 1e-3},
+}
+
+FULL_GAPS = {"copy": (10, 20, 40), "adding": (10, 20, 40, 80, 160),
+             "delayed_recall": (5, 10, 20, 40, 80, 160, 320)}
 
 QUICK = Profile(
     name="quick",
     description="CI: every claim decided in minutes on 2 CPU cores",
     hidden=32,
     train=CALIBRATED_TRAIN,
-    seeds=5,
-    gaps={
-        "copy": (10, 20),
-        "adding": (10, 20, 40, 80),
-        "delayed_recall": (5, 10, 20, 40),
-    },
+    seeds=5, seeds_reference=10, seeds_core=20,
+    gaps={"copy": (10, 20), "adding": (10, 20, 40, 80), "delayed_recall": (5, 10, 20, 40)},
+    arm_ladders={"short": (5, 10), "mid": (5, 10, 20), "base": (5, 10, 20, 40),
+                 "extended": (5, 10, 20, 40, 80), "long": (5, 10, 20, 40, 80, 160)},
+    adding_ladder=(),
+    probe=ProbeBudget(gap=100, hidden=32, seeds=3, batch=8),
+    check=CheckBudget(tasks=("delayed_recall",), seeds=3,
+                      gaps={"delayed_recall": (10, 30, 100), "copy": (10, 20, 50), "adding": (10, 30, 100)}),
+    claim_settings=QUICK_CLAIMS,
 )
 
 FULL = Profile(
@@ -89,12 +218,14 @@ FULL = Profile(
     description="the report: more seeds and longer ladders under the same training protocol",
     hidden=32,
     train=CALIBRATED_TRAIN,
-    seeds=10,
-    gaps={
-        "copy": (10, 20, 40),
-        "adding": (10, 20, 40, 80, 160),
-        "delayed_recall": (5, 10, 20, 40, 80, 160, 320),
-    },
+    seeds=10, seeds_reference=15, seeds_core=30,
+    gaps=FULL_GAPS,
+    arm_ladders={"short": (5, 10, 20), "mid": (5, 10, 20, 40), "base": (5, 10, 20, 40, 80),
+                 "extended": (5, 10, 20, 40, 80, 160), "long": (5, 10, 20, 40, 80, 160, 320)},
+    adding_ladder=(10, 20, 40, 80),
+    probe=ProbeBudget(gap=300, hidden=64, seeds=5, batch=16),
+    check=CheckBudget(tasks=("delayed_recall", "copy", "adding"), gaps=FULL_GAPS, seeds=10),
+    claim_settings=FULL_CLAIMS,
 )
 
 PROFILES: dict[str, Profile] = {"quick": QUICK, "full": FULL}
@@ -109,4 +240,5 @@ def profile(name: str | Profile) -> Profile:
     return PROFILES[name]
 
 
-__all__ = ["FULL", "PROFILES", "Profile", "QUICK", "profile"]
+__all__ = ["CALIBRATED_TRAIN", "FULL", "PROFILES", "CheckBudget", "ProbeBudget", "Profile", "QUICK",
+           "TASK_OPTIONS", "profile", "task_options"]

@@ -131,9 +131,9 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
     overview = figures.probe_overview(context.profile, cache, context.master_seed)
     records = context.store.query() if context.store is not None else []
     success = figures.success_by_gap(records)
-    settings = figures.PROBE_SETTINGS[context.profile]
-    probe_note = (f"The task's loss (copy: recall window), gap {settings['gap']}, hidden {settings['hidden']}, "
-                  f"{settings['seeds']} seeds x batch {settings['batch']}; decay = slope of log10 norm vs k "
+    probe = context.budget.probe
+    probe_note = (f"The task's loss (copy: recall window), gap {probe.gap}, hidden {probe.hidden}, "
+                  f"{probe.seeds} seeds x batch {probe.batch}; decay = slope of log10 norm vs k "
                   "(mean over seeds, bootstrap 95 % CI).")
     report.tables = [
         verdict_table(evaluated),

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from suite.claims import ladders, learning, mitigation, stability
+from suite.claims.arms import CATALOG, arm, exploding_arms
 from suite.claims.base import Context
 from suite.claims.ladders import (
     Arm,
@@ -26,8 +27,8 @@ from suite.claims.ladders import (
     plateau_length,
     seed_reach,
 )
-from suite.claims.protocol import CATALOG, PROTOCOLS, arm, exploding_arms
 from suite.engine.protocol import EvalPoint, RunResult
+from suite.profiles import PROFILES
 from suite.specs import ArchSpec, TrainSpec
 
 LN8 = math.log(8)
@@ -128,11 +129,11 @@ def test_compare_detects_a_clear_difference_in_both_directions():
 # -- the protocol --------------------------------------------------------------------------------
 
 def test_every_catalogued_arm_builds_under_both_profiles():
-    for profile in PROTOCOLS:
+    for profile in PROFILES:
         ctx = Context(profile=profile)
         for label in CATALOG:
             a = arm(ctx, label)
-            assert a.gaps == tuple(sorted(a.gaps)) and a.arch.hidden == PROTOCOLS[profile].hidden
+            assert a.gaps == tuple(sorted(a.gaps)) and a.arch.hidden == PROFILES[profile].hidden
         plain, clipped = exploding_arms(ctx)
         assert plain.arch == clipped.arch and clipped.train.clip is not None and plain.train.clip is None
 
@@ -145,7 +146,7 @@ def test_a_mitigation_that_only_trains_differently_shares_its_initial_weights():
 
 
 def test_the_quick_profile_has_at_least_five_seeds_per_arm():
-    assert all(p.seeds >= 5 for p in PROTOCOLS.values())
+    assert all(p.seeds >= 5 for p in PROFILES.values())
 
 
 # -- verdict rules, through a fake store ---------------------------------------------------------

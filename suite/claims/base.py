@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from ..profiles import PROFILES, Profile
 from ..specs import json_ready, replicate_seeds
 
 if TYPE_CHECKING:
     from ..store import Store
 
 VERDICTS = ("supported", "refuted", "conditional", "inconclusive")
-PROFILES = ("quick", "full")
 GROUPS = ("mechanism", "learning", "mitigation")
 
 
@@ -76,9 +76,14 @@ class Context:
         """`n` replicate seeds of this master seed (suite.specs.replicate_seeds)."""
         return replicate_seeds(self.master_seed, n)
 
-    def pick(self, settings: dict) -> dict:
-        """settings = {"quick": {...}, "full": {...}} -> the ones for this profile."""
-        return settings[self.profile]
+    @property
+    def budget(self) -> Profile:
+        """This context's profile: the budget table's column for it (suite.profiles)."""
+        return PROFILES[self.profile]
+
+    def settings_of(self, claim_id: str) -> dict:
+        """The sizes mechanism claim `claim_id` probes at under this profile."""
+        return self.budget.settings_of(claim_id)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Learning claims L1-L3 and L6: what vanishing gradients are said to do to training.
 
 Every claim here reads gap-ladder runs (suite.claims.ladders) under one protocol
-(suite.claims.protocol: delayed recall, hidden 32, Adam 3e-3, at most 1000 steps, 5 seeds quick /
+(suite.claims.arms: delayed recall, hidden 32, Adam 3e-3, at most 1000 steps, 5 seeds quick /
 10 full). The plain architectures are rnn-tanh, lstm and gru at PyTorch's default init; the
-calibration behind every setting is in suite.claims.protocol. L4 (instability) is in
+calibration behind every setting is in suite.claims.arms. L4 (instability) is in
 suite.claims.stability; L5 (recency) is a mechanism claim.
 
 Each analysis states one pre-registered primary test (level 0.05, one-sided) and the rule that
@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .. import stats
+from .arms import arm, settings
 from .base import Claim, Context, Verdict
 from .ladders import (
     ALPHA,
@@ -26,7 +27,6 @@ from .ladders import (
     outcomes,
     success_table,
 )
-from .protocol import arm, protocol, settings
 from .stability import CLAIMS as STABILITY_CLAIMS
 
 PLAIN = ("rnn-tanh", "lstm", "gru")
@@ -40,7 +40,7 @@ def _arms(context: Context, labels, tasks=("delayed_recall",)):
 
 
 def _tasks(context: Context) -> tuple[str, ...]:
-    return ("delayed_recall", "adding") if protocol(context).adding_ladder else ("delayed_recall",)
+    return ("delayed_recall", "adding") if context.budget.adding_ladder else ("delayed_recall",)
 
 
 def _common_gaps(outs, labels, task="delayed_recall") -> tuple[int, ...]:
@@ -182,7 +182,7 @@ def analyse_l3(context: Context) -> Verdict:
     never = sum(not x for x in _pooled(outs, PLAIN, top, "left"))
     n_top = len(long_plateau)
     never_ci = stats.wilson_ci(never, n_top)
-    interval = protocol(context).train.eval_every
+    interval = context.budget.train.eval_every
     late = [(label, g, p) for (task, label), out in outs.items() for g in out.arm.gaps
             for p, left in zip(out.cells[g].plateau, out.cells[g].left) if left and p >= 10 * interval]
     rows = [{"arm": label, "gap": g, "never_left": int(sum(not x for x in c.left)), "n": c.n,

@@ -36,10 +36,7 @@ ANCHOR_A = 0.5
 # ---------------------------------------------------------------------------------------------- G1
 
 def analyse_g1(ctx: Context):
-    cfg = ctx.pick({
-        "quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 16, "float32_gap": 380},
-        "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 32, "float32_gap": 380},
-    })
+    cfg = ctx.settings_of("G1")
     task = TaskSpec("copy", cfg["gap"])
     arch = ArchSpec("rnn-tanh", hidden=cfg["hidden"])
     seeds = ctx.seeds(cfg["seeds"])
@@ -110,12 +107,7 @@ def _curve(profile, name="total"):
 # ---------------------------------------------------------------------------------------------- G2
 
 def analyse_g2(ctx: Context):
-    cfg = ctx.pick({
-        "quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 16,
-                  "jac_gap": 40, "jac_seeds": 3, "jac_batch": 8, "jac_stride": 3},
-        "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 32,
-                 "jac_gap": 100, "jac_seeds": 10, "jac_batch": 16, "jac_stride": 1},
-    })
+    cfg = ctx.settings_of("G2")
     task = TaskSpec("copy", cfg["gap"])
     built = task.build()
     seeds = ctx.seeds(cfg["seeds"])
@@ -197,10 +189,7 @@ def analyse_g2(ctx: Context):
 # ---------------------------------------------------------------------------------------------- G3
 
 def analyse_g3(ctx: Context):
-    cfg = ctx.pick({
-        "quick": {"hidden": 64, "gap": 100, "seeds": 10, "batch": 8, "layers": (1, 2, 3)},
-        "full": {"hidden": 64, "gap": 200, "seeds": 20, "batch": 16, "layers": (1, 2, 3, 4)},
-    })
+    cfg = ctx.settings_of("G3")
     task = TaskSpec("copy", cfg["gap"])
     seeds = ctx.seeds(cfg["seeds"])
     rows, depth_slopes, early_slopes, rate_slopes = [], [], [], []

@@ -50,8 +50,7 @@ RELU_FAMILY = ("rnn-relu", "rnn-leakyrelu", "rnn-prelu")
 
 
 def analyse_g4(ctx: Context):
-    cfg = ctx.pick({"quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 8, "explode_gain": 1.1},
-                    "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 16, "explode_gain": 1.1}})
+    cfg = ctx.settings_of("G4")
     task = TaskSpec("copy", cfg["gap"])
     h = cfg["hidden"]
     reference = ArchSpec("rnn-tanh", hidden=h)
@@ -97,8 +96,7 @@ def analyse_g4(ctx: Context):
 # ---------------------------------------------------------------------------------------------- G5
 
 def analyse_g5(ctx: Context):
-    cfg = ctx.pick({"quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 8},
-                    "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 16}})
+    cfg = ctx.settings_of("G5")
     task = TaskSpec("copy", cfg["gap"])
     h = cfg["hidden"]
     tanh = [ArchSpec("rnn-tanh", hidden=h, init=i) for i in ("default", "xavier", "orthogonal", "identity")]
@@ -206,12 +204,7 @@ def _vanishing_half(ctx: Context, cfg: dict, seed: int) -> dict:
 
 
 def analyse_g6(ctx: Context):
-    cfg = ctx.pick({
-        "quick": {"hidden": 64, "gap": 50, "batch": 32, "seeds": 5, "norm_fraction": 0.1,
-                  "explode": {"hidden": 32, "gap": 50, "gain": 3.0, "steps": 60, "lr": 0.1, "clip": 1.0}},
-        "full": {"hidden": 64, "gap": 100, "batch": 64, "seeds": 10, "norm_fraction": 0.1,
-                 "explode": {"hidden": 32, "gap": 50, "gain": 3.0, "steps": 200, "lr": 0.1, "clip": 1.0}},
-    })
+    cfg = ctx.settings_of("G6")
     seeds = ctx.seeds(cfg["seeds"])
     vanishing = [_vanishing_half(ctx, cfg, s) for s in seeds]
     never_larger = all(r[f"{mode}_max_component_ratio"] <= 1 + 1e-6

@@ -32,12 +32,7 @@ from .mechanism_common import (
 
 
 def analyse_g7(ctx: Context):
-    cfg = ctx.pick({
-        "quick": {"hidden": 32, "gap": 100, "seeds": 5, "batch": 8,
-                  "train_gap": 10, "steps": 300, "lr": 1e-2},
-        "full": {"hidden": 64, "gap": 300, "seeds": 12, "batch": 16,
-                 "train_gap": 20, "steps": 1500, "lr": 3e-3},
-    })
+    cfg = ctx.settings_of("G7")
     probe_task = TaskSpec("delayed_recall", cfg["gap"])
     train_task = TaskSpec("delayed_recall", cfg["train_gap"])
     train = TrainSpec(steps=cfg["steps"], batch_size=32, lr=cfg["lr"], eval_every=25, eval_size=256)
@@ -104,8 +99,7 @@ def analyse_g7(ctx: Context):
 # ---------------------------------------------------------------------------------------------- G8
 
 def analyse_g8(ctx: Context):
-    cfg = ctx.pick({"quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 8, "skips": (1, 4)},
-                    "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 16, "skips": (1, 2, 4, 8)}})
+    cfg = ctx.settings_of("G8")
     task = TaskSpec("copy", cfg["gap"])
     seeds = ctx.seeds(cfg["seeds"])
     archs = [ArchSpec("rnn-tanh", hidden=cfg["hidden"])]
@@ -150,8 +144,7 @@ TAIL_FROM = 10  # saliency tail: lags k >= 10, past the direct path through the 
 
 
 def analyse_g9(ctx: Context):
-    cfg = ctx.pick({"quick": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 4},
-                    "full": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 8}})
+    cfg = ctx.settings_of("G9")
     task = TaskSpec("copy", cfg["gap"])
     seeds = ctx.seeds(cfg["seeds"])
     arms = {}
@@ -192,8 +185,7 @@ def analyse_g9(ctx: Context):
 # ---------------------------------------------------------------------------------------------- L5
 
 def analyse_l5(ctx: Context):
-    cfg = ctx.pick({"quick": {"hidden": 64, "gap": 50, "seeds": 5, "batch": 8, "steps": 300, "lr": 1e-3},
-                    "full": {"hidden": 64, "gap": 100, "seeds": 20, "batch": 16, "steps": 2000, "lr": 1e-3}})
+    cfg = ctx.settings_of("L5")
     task = TaskSpec("delayed_recall", cfg["gap"])
     needed = task.build().min_lag
     arch = ArchSpec("rnn-tanh", hidden=cfg["hidden"])

@@ -1,6 +1,6 @@
 """Mitigation claims M1-M7: does each remedy the article proposes raise the critical gap?
 
-Every arm runs the gap ladder of suite.claims.protocol (delayed recall, hidden 32, Adam 3e-3, at
+Every arm runs the gap ladder of suite.claims.arms (delayed recall, hidden 32, Adam 3e-3, at
 most 1000 steps, the same seeds and batches for every arm). "Raises the critical gap" is tested on
 per-seed reach (the longest ladder gap a seed solves with every shorter gap solved too; see
 suite.claims.ladders) against the default tanh RNN, over the gaps both arms ran:
@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import stats
+from .arms import arm, exploding_arms, settings
 from .base import Claim, Context, Verdict
 from .ladders import ALPHA, all_specs, compare, critical_table, outcomes, success_table
-from .protocol import arm, exploding_arms, settings
 
 BASE = "rnn-tanh"
 #: Xavier and orthogonal decide M1 (spectral radius near 1); identity with tanh is reported: its

@@ -35,9 +35,9 @@ from .. import stats
 from ..models import make_model
 from ..specs import derive_seed
 from ..train import run
+from .arms import arm, settings
 from .base import Claim, Context, Verdict
 from .ladders import ALPHA, all_specs, outcomes
-from .protocol import arm, protocol, settings
 
 VANILLA = ("rnn-tanh",)
 GATED = ("lstm", "gru")
@@ -122,7 +122,7 @@ def analyse_l4(context: Context) -> Verdict:
     arms = _arms(context)
     outs = outcomes(context, arms)  # the stored runs: the spread of outcomes across seeds
     gap = arms[0].gaps[0]
-    n = protocol(context).seeds_reference  # retraining is single runs: the first n seeds of each arm
+    n = context.budget.seeds_reference  # retraining is single runs: the first n seeds of each arm
     rows = [_trained_sensitivity(context, a, gap, seed) for a in arms for seed in context.seeds(min(n, a.n_seeds))]
     vanilla = [r for r in rows if r["arm"] in VANILLA]
     gated = [r for r in rows if r["arm"] in GATED]

@@ -1,69 +1,23 @@
-"""The architecture registry: every name the CLI and the specs accept, in one screen.
+"""Models: resolve an architecture name (built-in registry or a user's) and build it with its
+mitigations applied.
 
-A new architecture is one module with a `RecurrentModel` subclass plus one line here.
+The built-in names are in suite/models/registry.py (one screen; a new architecture is one module
+with a `RecurrentModel` subclass plus one line there); user architectures resolve through
+suite/models/plugins.py; mitigations are applied by suite/mitigations.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
-
 import torch
 
-from .attention import AttentionRNN
+from ..mitigations import apply_recurrent_init, set_forget_bias, zero_recurrent_biases
 from .base import RecurrentModel, State
-from .gated import GRU, LSTM
-from .residual import ResidualRNN
-from .vanilla import VanillaRNN
-
-
-@dataclass(frozen=True)
-class Architecture:
-    build: Callable[..., RecurrentModel]  # (input_size, output_size, hidden_size, num_layers, **options)
-    summary: str
-    #: an architecture that is defined by its initialisation (IRNN) accepts no other
-    defining_init: str | None = None
-    zero_recurrent_bias: bool = False
-    #: the stacked trainer (suite.engine) has a kernel for it, so a sweep trains its runs together
-    stackable: bool = False
-    #: ...except on CPU, where it trains in the per-run loop: the fused (oneDNN) CPU LSTM is faster
-    #: per run than the stacked kernel at one thread (0.75-0.87x at S = 8, benchmarks/bench.py)
-    alone_on_cpu: bool = False
-    #: where a user architecture came from ("import path", "entry point", "registered"; see
-    #: plugins.py) and a hash of its source file
-    origin: str = "builtin"
-    source: str | None = None
-
-
-ARCHITECTURES: dict[str, Architecture] = {
-    "rnn-tanh": Architecture(partial(VanillaRNN, activation="tanh"), "Elman RNN, tanh (fused nn.RNN)",
-                             stackable=True),
-    "rnn-sigmoid": Architecture(partial(VanillaRNN, activation="sigmoid"), "Elman RNN, logistic sigmoid",
-                                stackable=True),
-    "rnn-relu": Architecture(partial(VanillaRNN, activation="relu"), "Elman RNN, ReLU (fused nn.RNN)",
-                             stackable=True),
-    "rnn-leakyrelu": Architecture(partial(VanillaRNN, activation="leakyrelu"), "Elman RNN, LeakyReLU (slope 0.01)",
-                                  stackable=True),
-    "rnn-prelu": Architecture(partial(VanillaRNN, activation="prelu"), "Elman RNN, PReLU (learned slope, init 0.25)",
-                              stackable=True),
-    "irnn": Architecture(
-        partial(VanillaRNN, activation="relu"),
-        "IRNN: ReLU, identity recurrent matrix, zero biases (Le, Jaitly & Hinton 2015)",
-        defining_init="identity", zero_recurrent_bias=True, stackable=True,
-    ),
-    "lstm": Architecture(LSTM, "LSTM (fused nn.LSTM)", stackable=True, alone_on_cpu=True),
-    "gru": Architecture(GRU, "GRU (nn.GRU on CUDA; a batched-kernel GRU on CPU, same numbers)", stackable=True),
-    "resrnn": Architecture(ResidualRNN, "tanh RNN with a k-step residual connection in time (option skip)",
-                           stackable=True),
-    "rnn-attention": Architecture(AttentionRNN, "tanh RNN encoder with causal attention over its past states"),
-}
+from .plugins import register_architecture, resolve
+from .registry import ARCHITECTURES, Architecture
 
 
 def make_model(arch, input_size: int, output_size: int, seed: int) -> RecurrentModel:
     """Build `arch` (an ArchSpec) with its mitigations applied; weights depend only on `seed`."""
-    from ..mitigations import apply_recurrent_init, set_forget_bias, zero_recurrent_biases
-
     entry = architecture(arch.name)
     init = entry.defining_init or arch.init
     with torch.random.fork_rng(devices=[]):
@@ -83,12 +37,8 @@ def architecture(name: str) -> Architecture:
     "vgsuite.architectures" (see plugins.py)."""
     if isinstance(name, str) and name in ARCHITECTURES:
         return ARCHITECTURES[name]
-    from .plugins import resolve
-
     return resolve(name)
 
-
-from .plugins import register_architecture  # noqa: E402  (plugins needs Architecture)
 
 __all__ = ["ARCHITECTURES", "Architecture", "RecurrentModel", "State", "architecture", "make_model",
            "register_architecture"]

@@ -45,6 +45,9 @@ class _Gated(RecurrentModel):
 class LSTM(_Gated):
     module_cls = nn.LSTM
     n_gates = 4
+    #: gate order i, f, g, o: the forget gate is rows [H, 2H) of each layer's biases, where
+    #: suite.mitigations.set_forget_bias writes
+    has_forget_gate = True
 
     def state_names(self):
         return tuple(f"{kind}{layer}" for layer in range(self.num_layers) for kind in ("h", "c"))

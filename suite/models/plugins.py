@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from .base import RecurrentModel, State
+from .registry import ARCHITECTURES, Architecture
 
 ENTRY_POINT_GROUP = "vgsuite.architectures"
 PLUGINS_ENV = "VGSUITE_PLUGINS"   # comma-separated modules to import before giving up on a name
@@ -181,8 +182,6 @@ def _check_signature(label: str, func, args: tuple, what: str) -> None:
 
 def as_architecture(obj, label: str, origin: str):
     """An `Architecture` for a cell class, a RecurrentModel subclass or an Architecture."""
-    from . import Architecture
-
     if isinstance(obj, Architecture):
         return Architecture(_without_source(obj.build), obj.summary, obj.defining_init,
                             obj.zero_recurrent_bias, origin, obj.source or source_hash(obj.build))
@@ -230,7 +229,6 @@ def register_architecture(name: str, summary: str | None = None):
     The defining module is appended to $VGSUITE_PLUGINS, so sweep workers (fresh "spawn" processes,
     which inherit the environment) import it and find `name` too.
     """
-    from . import ARCHITECTURES
 
     if not isinstance(name, str) or not name or ":" in name or name != name.strip() or " " in name:
         raise ValueError(f"name must be a non-empty string without ':' or spaces, got {name!r}")
@@ -256,7 +254,6 @@ def register_architecture(name: str, summary: str | None = None):
 
 def resolve(name):
     """The Architecture a non-built-in `name` stands for (see the module docstring)."""
-    from . import ARCHITECTURES
 
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)} or an import path, got {name!r}")
@@ -342,7 +339,6 @@ def entry_point_names() -> list[str]:
 
 
 def _from_entry_point(name: str):
-    from . import ARCHITECTURES
 
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not found:

@@ -1,4 +1,7 @@
-"""The training protocol and the arms of the learning and mitigation claims, per profile.
+"""The arm catalogue of the learning and mitigation claims: label -> architecture, ladder, seed tier.
+
+The sizes (width, TrainSpec, seeds per tier, the named ladders) are the budget table's
+(suite/profiles.py); this module says which arm uses which, and why the protocol is what it is.
 
 One protocol for every architecture and mitigation (what differs between arms is only what the
 arm's label says):
@@ -58,49 +61,13 @@ rnn-tanh and gru (the full profile: 10, 15, 30).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from ..specs import ArchSpec, TrainSpec
+from ..specs import ArchSpec
 from .base import Context
 from .ladders import Arm
 
 TASK = "delayed_recall"
-
-
-@dataclass(frozen=True)
-class Protocol:
-    hidden: int
-    train: TrainSpec
-    seeds: int               # replicate seeds per (arm, gap)
-    seeds_reference: int     # for the arms a claim's verdict compares with rnn-tanh
-    seeds_core: int          # for rnn-tanh itself and gru, whose difference is one of reliability
-    ladders: dict            # ladder name -> gaps (delayed recall)
-    adding_ladder: tuple     # the adding problem's ladder (empty: not run in this profile)
-
-
-#: the training protocol of every learning claim, under both profiles (recommended as
-#: suite.profiles' quick/full TrainSpec too, so that `vgsuite sweep --profile` fills the same runs)
-TRAIN = TrainSpec(steps=1000, batch_size=64, lr=3e-3, optimizer="adam",
-                  eval_every=25, eval_size=512, early_stop=True)
-
-PROTOCOLS = {
-    "quick": Protocol(
-        hidden=32, train=TRAIN, seeds=5, seeds_reference=10, seeds_core=20,
-        ladders={"short": (5, 10), "mid": (5, 10, 20), "base": (5, 10, 20, 40),
-                 "extended": (5, 10, 20, 40, 80), "long": (5, 10, 20, 40, 80, 160)},
-        adding_ladder=(),
-    ),
-    "full": Protocol(
-        hidden=32, train=TRAIN, seeds=10, seeds_reference=15, seeds_core=30,
-        ladders={"short": (5, 10, 20), "mid": (5, 10, 20, 40), "base": (5, 10, 20, 40, 80),
-                 "extended": (5, 10, 20, 40, 80, 160), "long": (5, 10, 20, 40, 80, 160, 320)},
-        adding_ladder=(10, 20, 40, 80),
-    ),
-}
-
-
-def protocol(context: Context) -> Protocol:
-    return PROTOCOLS[context.profile]
 
 
 #: label -> (ArchSpec fields, ladder name, TrainSpec overrides, seed tier)
@@ -127,20 +94,15 @@ CATALOG: dict[str, tuple[dict, str, dict, str]] = {
 }
 
 
-def seeds_of(context: Context, tier: str) -> int:
-    proto = protocol(context)
-    return {"base": proto.seeds, "reference": proto.seeds_reference, "core": proto.seeds_core}[tier]
-
-
 def arm(context: Context, label: str, task: str = TASK) -> Arm:
     """The catalogued arm `label` under this context's profile."""
     if label not in CATALOG:
         raise ValueError(f"arm must be one of {sorted(CATALOG)}, got {label!r}")
     fields, ladder, overrides, tier = CATALOG[label]
-    proto = protocol(context)
-    gaps = proto.ladders[ladder] if task == TASK else proto.adding_ladder
-    return Arm(label, task, ArchSpec(hidden=proto.hidden, **fields),
-               replace(proto.train, **overrides), tuple(gaps), n_seeds=seeds_of(context, tier))
+    budget = context.budget
+    gaps = budget.ladder(ladder) if task == TASK else budget.adding_ladder
+    return Arm(label, task, ArchSpec(hidden=budget.hidden, **fields),
+               replace(budget.train, **overrides), tuple(gaps), n_seeds=budget.seeds_for(tier))
 
 
 # The exploding regime of M2 (Pascanu, Mikolov & Bengio 2013 study clipping under SGD): a ReLU RNN
@@ -153,32 +115,29 @@ EXPLODING_CLIP = 1.0
 
 
 def exploding_arms(context: Context) -> tuple[Arm, Arm]:
-    proto = protocol(context)
-    arch = ArchSpec(hidden=proto.hidden, **EXPLODING_ARCH)
-    base = replace(proto.train, **EXPLODING_TRAIN)
-    n = proto.seeds_reference
+    budget = context.budget
+    arch = ArchSpec(hidden=budget.hidden, **EXPLODING_ARCH)
+    base = replace(budget.train, **EXPLODING_TRAIN)
+    n = budget.seeds_reference
     plain = Arm("rnn-relu identity x1.1, SGD", TASK, arch, base, (EXPLODING_GAP,), n_seeds=n)
     clipped = Arm(f"rnn-relu identity x1.1, SGD, clip={EXPLODING_CLIP:g}", TASK, arch,
                   replace(base, clip=EXPLODING_CLIP), (EXPLODING_GAP,), n_seeds=n)
     return plain, clipped
 
 
-def n_seeds(context: Context) -> int:
-    return protocol(context).seeds
-
-
 def settings(context: Context, *arms: Arm) -> dict:
     """The protocol as a verdict states it."""
-    proto = protocol(context)
-    t = proto.train
+    budget = context.budget
+    t = budget.train
     return {
         "profile": context.profile, "task": "delayed_recall (8 symbols, 4 distractors)",
-        "hidden": proto.hidden,
-        "seeds_per_gap": f"{proto.seeds}; {proto.seeds_reference} for the arms the verdicts compare "
-                         f"with rnn-tanh; {proto.seeds_core} for rnn-tanh and gru",
-        "seeds": context.seeds(proto.seeds_core),
+        "hidden": budget.hidden,
+        "seeds_per_gap": f"{budget.seeds}; {budget.seeds_reference} for the arms the verdicts compare "
+                         f"with rnn-tanh; {budget.seeds_core} for rnn-tanh and gru",
+        "seeds": context.seeds(budget.seeds_core),
         "optimizer": f"{t.optimizer} lr={t.lr:g}", "batch_size": t.batch_size,
-        "step_budget": t.steps, "eval_every": t.eval_every, "eval_size": t.eval_size,
+        "step_budget": t.steps,
+        "eval_every": t.eval_every, "eval_size": t.eval_size,
         "solved": "accuracy >= 0.99 on the held-out set (adding: MSE <= 0.01)",
         "arms": {a.label: a.describe() for a in arms},
     }

@@ -1,0 +1,91 @@
+"""The battery of `vgsuite check`: what it probes and trains, taken from the budget table.
+
+A `Battery` is one profile's check budget (suite/profiles.py: `Profile.check` for the ladders and
+seeds, `Profile.probe` for the probes, the profile's width and TrainSpec) with any setting narrowed
+by the caller (`vgsuite check --tasks/--gaps/--seeds/--steps/...`). The battery is frozen: the
+expectations (suite/expectations.py) and the report read it, nothing changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from tasks import task_class
+
+from .profiles import PROFILES
+from .specs import ArchSpec, TrainSpec
+
+#: the architectures every check measures beside the one under test
+BASELINES = ("rnn-tanh", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class Battery:
+    name: str
+    tasks: tuple[str, ...]
+    gaps: tuple[tuple[str, tuple[int, ...]], ...]   # task -> ladder (empty: no training)
+    seeds: int
+    hidden: int
+    train: TrainSpec
+    probe_gap: int
+    probe_seeds: int
+    probe_batch: int
+    layers: int = 1
+    baselines: tuple[str, ...] = BASELINES
+
+    def ladder(self, task: str) -> tuple[int, ...]:
+        return dict(self.gaps).get(task, ())
+
+    @property
+    def trains(self) -> bool:
+        return any(gaps for _, gaps in self.gaps)
+
+    def describe(self) -> str:
+        text = (f"{self.name} battery: hidden {self.hidden}, layers {self.layers}; probes at gap "
+                f"{self.probe_gap}, {self.probe_seeds} seeds x batch {self.probe_batch}")
+        if self.trains:
+            ladders = "; ".join(f"{t} {','.join(map(str, g))}" for t, g in self.gaps if g)
+            text += (f"; critical gap over {self.seeds} seeds, {self.train.steps} steps "
+                     f"(lr {self.train.lr:g}, batch {self.train.batch_size}): {ladders}")
+        return text
+
+
+def _check_sizes(**values) -> None:
+    for label, value in values.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{label.replace('_', '-')} must be an integer >= 1, got {value!r}")
+
+
+def make_battery(name: str = "quick", *, tasks=None, gaps=None, seeds=None, steps=None, hidden=None,
+                 layers: int = 1, probe_gap=None, probe_seeds=None, probe_batch=None,
+                 baselines=None, train: bool = True) -> Battery:
+    """The `name` profile's battery ("quick" or "full") with any of its settings narrowed."""
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {name!r}")
+    budget = PROFILES[name]
+    check = budget.check
+    tasks = tuple(tasks or check.tasks)
+    for task in tasks:
+        task_class(task)
+    _check_sizes(seeds=seeds, steps=steps, hidden=hidden, layers=layers, probe_gap=probe_gap,
+                 probe_batch=probe_batch)
+    if probe_seeds is not None and (not isinstance(probe_seeds, int) or probe_seeds < 2):
+        raise ValueError(f"probe-seeds must be an integer >= 2 (a CI needs two), got {probe_seeds!r}")
+    if gaps is not None:
+        gaps = sorted(set(gaps))
+        if not gaps or any(isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in gaps):
+            raise ValueError(f"gaps must be integers >= 1, got {gaps!r}")
+    check_ladders = dict(check.gaps)
+    ladders = {t: (tuple(gaps) if gaps is not None else check_ladders.get(t) or budget.gaps_for(t))
+               for t in tasks} if train else {}
+    train_spec = budget.train if steps is None else replace(budget.train, steps=steps,
+                                                             eval_every=min(budget.train.eval_every, steps))
+    baselines = tuple(BASELINES if baselines is None else baselines)
+    for b in baselines:
+        ArchSpec(b)  # validates the name
+    return Battery(name, tasks, tuple(sorted(ladders.items())), seeds or check.seeds, hidden or budget.hidden,
+                   train_spec, probe_gap or budget.probe.gap, probe_seeds or budget.probe.seeds,
+                   probe_batch or budget.probe.batch, layers, baselines)
+
+
+__all__ = ["BASELINES", "Battery", "make_battery"]

@@ -1,0 +1,62 @@
+"""The architecture registry: every built-in name the CLI and the specs accept, in one screen.
+
+A new architecture is one module with a `RecurrentModel` subclass plus one line in
+`ARCHITECTURES` below. User architectures resolve through suite/models/plugins.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from .attention import AttentionRNN
+from .base import RecurrentModel
+from .gated import GRU, LSTM
+from .residual import ResidualRNN
+from .vanilla import VanillaRNN
+
+
+@dataclass(frozen=True)
+class Architecture:
+    build: Callable[..., RecurrentModel]  # (input_size, output_size, hidden_size, num_layers, **options)
+    summary: str
+    #: an architecture that is defined by its initialisation (IRNN) accepts no other
+    defining_init: str | None = None
+    zero_recurrent_bias: bool = False
+    #: the stacked trainer (suite.engine) has a kernel for it, so a sweep trains its runs together
+    stackable: bool = False
+    #: ...except on CPU, where it trains in the per-run loop: the fused (oneDNN) CPU LSTM is faster
+    #: per run than the stacked kernel at one thread (0.75-0.87x at S = 8, benchmarks/bench.py)
+    alone_on_cpu: bool = False
+    #: where a user architecture came from ("import path", "entry point", "registered"; see
+    #: plugins.py) and a hash of its source file
+    origin: str = "builtin"
+    source: str | None = None
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "rnn-tanh": Architecture(partial(VanillaRNN, activation="tanh"), "Elman RNN, tanh (fused nn.RNN)",
+                             stackable=True),
+    "rnn-sigmoid": Architecture(partial(VanillaRNN, activation="sigmoid"), "Elman RNN, logistic sigmoid",
+                                stackable=True),
+    "rnn-relu": Architecture(partial(VanillaRNN, activation="relu"), "Elman RNN, ReLU (fused nn.RNN)",
+                             stackable=True),
+    "rnn-leakyrelu": Architecture(partial(VanillaRNN, activation="leakyrelu"), "Elman RNN, LeakyReLU (slope 0.01)",
+                                  stackable=True),
+    "rnn-prelu": Architecture(partial(VanillaRNN, activation="prelu"), "Elman RNN, PReLU (learned slope, init 0.25)",
+                              stackable=True),
+    "irnn": Architecture(
+        partial(VanillaRNN, activation="relu"),
+        "IRNN: ReLU, identity recurrent matrix, zero biases (Le, Jaitly & Hinton 2015)",
+        defining_init="identity", zero_recurrent_bias=True, stackable=True,
+    ),
+    "lstm": Architecture(LSTM, "LSTM (fused nn.LSTM)", stackable=True, alone_on_cpu=True),
+    "gru": Architecture(GRU, "GRU (nn.GRU on CUDA; a batched-kernel GRU on CPU, same numbers)", stackable=True),
+    "resrnn": Architecture(ResidualRNN, "tanh RNN with a k-step residual connection in time (option skip)",
+                           stackable=True),
+    "rnn-attention": Architecture(AttentionRNN, "tanh RNN encoder with causal attention over its past states"),
+}
+
+
+__all__ = ["ARCHITECTURES", "Architecture"]
