@@ -43,6 +43,8 @@ DECAY_ARMS = [
     ("irnn", {"name": "irnn"}),
     ("lstm", {"name": "lstm"}),
     ("lstm, forget bias 1", {"name": "lstm", "forget_bias": 1.0}),
+    ("lstm, forget bias 3", {"name": "lstm", "forget_bias": 3.0}),
+    ("lstm, chrono 320", {"name": "lstm", "options": {"chrono": 320}}),
     ("gru", {"name": "gru"}),
     ("resrnn", {"name": "resrnn"}),
     ("rnn-attention", {"name": "rnn-attention"}),

@@ -7,6 +7,10 @@
 * LSTM forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015). PyTorch adds bias_ih and
   bias_hh, so the value goes on bias_ih and the forget slice of bias_hh is zeroed: the effective
   bias is exactly the value asked for.
+* LSTM chrono initialisation (Tallec & Ollivier 2018, "Can recurrent neural networks warp
+  time?"): forget-gate biases drawn as log(U[1, T_max - 1]) per unit and input-gate biases their
+  negatives, so the units' memory time constants spread over 1..T_max steps. It is the LSTM's
+  `chrono` option (ArchSpec(name="lstm", options={"chrono": T_max})), applied as the model is built.
 * Gradient clipping by global norm or by value (Pascanu, Mikolov & Bengio 2013), which the
   training loop calls between backward() and optimizer.step(); it rescales the whole gradient, so
   it cannot change the ratio of early to late gradient contributions.
@@ -70,6 +74,23 @@ def set_forget_bias(model: RecurrentModel, value: float) -> None:
             _, _, b_ih, b_hh = model.layer_params(layer)
             b_ih[h : 2 * h] = value
             b_hh[h : 2 * h] = 0.0
+
+
+def set_chrono_bias(model: RecurrentModel, t_max: int) -> None:
+    """Chrono init of every LSTM layer: b_f ~ log(U[1, t_max - 1]), b_i = -b_f (uses the global
+    torch RNG, so the model's seed decides it). Like set_forget_bias, on bias_ih with bias_hh zeroed."""
+    if not getattr(model, "has_forget_gate", False):
+        raise ValueError(f"chrono applies only to arch 'lstm', not {type(model).__name__}")
+    if isinstance(t_max, bool) or not isinstance(t_max, int) or t_max < 3:
+        raise ValueError(f"chrono must be an integer T_max >= 3 (the longest dependency, in steps), got {t_max!r}")
+    h = model.hidden_size
+    with torch.no_grad():
+        for layer in range(model.num_layers):
+            _, _, b_ih, b_hh = model.layer_params(layer)
+            forget = torch.log(torch.empty(h, dtype=b_ih.dtype).uniform_(1.0, float(t_max - 1)))
+            b_ih[h : 2 * h] = forget.to(b_ih.device)
+            b_ih[0:h] = -forget.to(b_ih.device)
+            b_hh[0 : 2 * h] = 0.0
 
 
 def clip_gradients(parameters, clip: float, mode: str = "norm") -> float:

@@ -98,6 +98,9 @@ class Profile:
     adding_ladder: tuple[int, ...] = ()          # the learning claims' adding ladder (empty: not run)
     probe: ProbeBudget = ProbeBudget(gap=100, hidden=32, seeds=3, batch=8)
     check: CheckBudget | None = None             # None: the profile's own tasks, gaps and seeds
+    #: step budgets at which the learning verdicts are decided again, read off the same runs (each
+    #: a multiple of train.eval_every, at most train.steps; report table T6)
+    read_budgets: tuple[int, ...] = ()
     #: claim id -> the sizes of that mechanism claim (hidden, gap, seeds, batch and its own knobs)
     claim_settings: Mapping[str, Mapping] = field(default_factory=dict, compare=False)
 
@@ -121,6 +124,11 @@ class Profile:
             _check_ladder(name, gaps)
         if self.adding_ladder:
             _check_ladder("adding", self.adding_ladder)
+        object.__setattr__(self, "read_budgets", tuple(self.read_budgets))
+        for steps in self.read_budgets:
+            if steps % self.train.eval_every or not 0 < steps <= self.train.steps:
+                raise ValueError(f"read_budgets must be multiples of eval_every ({self.train.eval_every}) up "
+                                 f"to train.steps ({self.train.steps}), got {steps!r}")
         if self.check is None:
             object.__setattr__(self, "check", CheckBudget(tuple(t for t, _ in self.gaps), self.gaps, self.seeds))
 
@@ -207,6 +215,7 @@ QUICK = Profile(
     arm_ladders={"short": (5, 10), "mid": (5, 10, 20), "base": (5, 10, 20, 40),
                  "extended": (5, 10, 20, 40, 80), "long": (5, 10, 20, 40, 80, 160)},
     adding_ladder=(),
+    read_budgets=(250, 500, 1000),
     probe=ProbeBudget(gap=100, hidden=32, seeds=3, batch=8),
     check=CheckBudget(tasks=("delayed_recall",), seeds=3,
                       gaps={"delayed_recall": (10, 30, 100), "copy": (10, 20, 50), "adding": (10, 30, 100)}),
@@ -223,6 +232,7 @@ FULL = Profile(
     arm_ladders={"short": (5, 10, 20), "mid": (5, 10, 20, 40), "base": (5, 10, 20, 40, 80),
                  "extended": (5, 10, 20, 40, 80, 160), "long": (5, 10, 20, 40, 80, 160, 320)},
     adding_ladder=(10, 20, 40, 80),
+    read_budgets=(250, 500, 1000),
     probe=ProbeBudget(gap=300, hidden=64, seeds=5, batch=16),
     check=CheckBudget(tasks=("delayed_recall", "copy", "adding"), gaps=FULL_GAPS, seeds=10),
     claim_settings=FULL_CLAIMS,

@@ -95,6 +95,9 @@ class ArchSpec:
                 raise ValueError(f"forget_bias applies only to arch 'lstm', not {self.name!r}")
             if not math.isfinite(self.forget_bias):
                 raise ValueError(f"forget_bias must be finite, got {self.forget_bias!r}")
+            if "chrono" in dict(self.options):
+                raise ValueError("forget_bias and the chrono option both set the LSTM's forget-gate "
+                                 "bias: give one of them")
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,8 @@ WORLD = {
     ("rnn-tanh", "default", 1, None, "adam"): 5,
     ("lstm", "default", 1, None, "adam"): 10,
     ("lstm", "default", 1, None, "adam", 1.0): 10,
+    ("lstm", "default", 1, None, "adam", 3.0): 10,
+    ("lstm", "default", 1, None, "adam", "chrono"): 10,
     ("gru", "default", 1, None, "adam"): 20,
     ("resrnn", "default", 1, None, "adam"): 160,
     ("rnn-attention", "default", 1, None, "adam"): 320,
@@ -182,7 +184,8 @@ def fake_fetch(world):
         for spec in specs:
             a, t = spec.arch, spec.train
             key = (a.name, a.init, a.layers, t.clip, t.optimizer)
-            limit = world[key + ((a.forget_bias,) if a.forget_bias is not None else ())]
+            init = (a.forget_bias,) if a.forget_bias is not None else ("chrono",) if a.options else ()
+            limit = world[key + init]
             gap = spec.task.gap
             if limit is not None and gap <= limit:
                 # slower at longer gaps, except through attention's direct path
@@ -190,7 +193,7 @@ def fake_fetch(world):
                 out[spec.key] = result([LN8, LN8, 0.1][: 2 + (steps > 25)] + [0.1], solved_at=steps)
             else:
                 # one-layer sigmoid and the LSTM with forget bias 1 part-learn; the rest stay put
-                part = (a.name == "rnn-sigmoid" and a.layers == 1) or a.forget_bias is not None
+                part = (a.name == "rnn-sigmoid" and a.layers == 1) or a.forget_bias == 1.0
                 final = 0.5 * LN8 if part else LN8
                 out[spec.key] = result([LN8] * 40 + [final])
         return out
@@ -234,11 +237,18 @@ def test_clipping_that_raises_the_reach_refutes_m2(world):
     assert mitigation.analyse_m2(Context()).verdict == "refuted"
 
 
-def test_m5_well_beyond_with_both_inits_or_only_with_the_forget_bias(world):
-    world[("lstm", "default", 1, None, "adam", 1.0)] = 40
-    assert mitigation.analyse_m5(Context()).verdict == "conditional"
+def test_m5_is_conditional_on_the_forget_gate_init_that_reaches_well_beyond(world):
+    world[("lstm", "default", 1, None, "adam", "chrono")] = 40
+    v = mitigation.analyse_m5(Context())
+    assert v.verdict == "conditional" and "lstm chrono" in v.conditions and "Holm" in v.test
+    assert v.statistic.startswith("P(reach of lstm chrono")
     world[("lstm", "default", 1, None, "adam")] = 40
     assert mitigation.analyse_m5(Context()).verdict == "supported"
+
+
+def test_m5_short_for_some_inits_and_undecided_for_others_is_inconclusive(world):
+    world[("lstm", "default", 1, None, "adam", 3.0)] = 20  # 4x tanh's reach: neither above nor below
+    assert mitigation.analyse_m5(Context()).verdict == "inconclusive"
 
 
 def test_xavier_and_orthogonal_raising_the_reach_support_m1_whatever_identity_does(world):
@@ -268,3 +278,15 @@ def test_sensitivity_is_zero_without_noise_and_grows_with_it():
     small = stability.sensitivity(model, task, x, 0, input_noise=0.01, weight_noise=0.01, draws=2)
     large = stability.sensitivity(model, task, x, 0, input_noise=0.5, weight_noise=0.5, draws=2)
     assert 0 < small["input_tv"] < large["input_tv"] and 0 < small["weight_tv"] < large["weight_tv"]
+
+
+def test_the_budget_dimension_decides_each_stored_run_claim_again_and_skips_retraining_ones(world):
+    from suite.claims import CLAIMS
+    from suite.claims.evaluate import evaluate_by_budget
+
+    claims = [c for c in CLAIMS if c.id in ("M6", "L4")]
+    table = evaluate_by_budget(Context(), (250, 1000), claims)
+    assert set(table) == {"M6"} and set(table["M6"]) == {250, 1000}  # L4 retrains: not read by budget
+    assert table["M6"][250].settings["step_budget"] == 250 and table["M6"][1000].settings["step_budget"] == 1000
+    with pytest.raises(ValueError, match="read_steps must be a positive integer"):
+        Context(read_steps=0)

@@ -85,6 +85,27 @@ def test_forget_bias_is_the_effective_bias_and_acts_in_the_cell():
     torch.testing.assert_close(c1.view(H), expected)
 
 
+def test_chrono_init_spreads_forget_time_constants_up_to_t_max():
+    t_max = 40
+    model = make_model(ArchSpec("lstm", hidden=H, layers=2, options={"chrono": t_max}), 3, 2, 0)
+    for layer in range(2):
+        _, _, b_ih, b_hh = model.layer_params(layer)
+        forget = (b_ih + b_hh)[H : 2 * H]
+        assert float(forget.min()) >= 0.0 and float(forget.max()) <= math.log(t_max - 1)
+        torch.testing.assert_close((b_ih + b_hh)[:H], -forget)  # the input gate mirrors it
+        assert not torch.any(b_hh[: 2 * H])
+    assert float(model.layer_params(0)[2][H : 2 * H].std()) > 0.1  # spread, not one constant
+    again = make_model(ArchSpec("lstm", hidden=H, layers=2, options={"chrono": t_max}), 3, 2, 0)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
+
+
+def test_chrono_is_validated_and_exclusive_with_a_constant_forget_bias():
+    with pytest.raises(ValueError, match="chrono must be an integer T_max >= 3"):
+        make_model(ArchSpec("lstm", hidden=H, options={"chrono": 2}), 3, 2, 0)
+    with pytest.raises(ValueError, match="forget_bias and the chrono option"):
+        ArchSpec("lstm", hidden=H, forget_bias=1.0, options={"chrono": 40})
+
+
 @pytest.mark.parametrize(
     "arch,phi",
     [

@@ -12,8 +12,10 @@ import pytest
 
 from suite import figures, report
 from suite.cache import ResultCache
+from suite.claims import CLAIMS, VERDICTS
 from suite.claims.base import Claim, Context, Verdict
 from suite.claims.evaluate import Evaluated, evaluate, verdict_from_dict
+from suite.claims.priors import PRIORS, agreement
 from suite.store import Store
 
 
@@ -63,6 +65,8 @@ def rendered(tmp_path, monkeypatch):
     monkeypatch.setattr(figures, "probe_overview", fake_overview)
     monkeypatch.setattr(report, "evaluate", lambda context, cache=None, progress=None: [
         Evaluated(c, v, min(1.0, p * 2)) for (c, v), p in zip(claims, (0.01, 0.04))])
+    monkeypatch.setattr(report, "evaluate_by_budget", lambda context, budgets, cache=None: {
+        "G2": {250: claims[1][1], 500: claims[1][1]}})
     store = store_with_runs(tmp_path / "store.sqlite")
     context = Context(profile="quick", store=store)
 
@@ -77,7 +81,7 @@ def test_every_file_is_written(rendered):
     out = tmp / "out"
     rep = render(out)
     ids = [t.id for t in rep.tables]
-    assert ids[:5] == ["T1", "T2", "T3", "T4", "T5"] and "G1.1" in ids
+    assert ids[:6] == ["T1", "T2", "T3", "T4", "T5", "T6"] and "G1.1" in ids
     for tid in ids:
         for ext in ("md", "tex", "csv"):
             assert (out / "tables" / f"{tid}.{ext}").stat().st_size > 0
@@ -87,7 +91,29 @@ def test_every_file_is_written(rendered):
     index = (out / "index.md").read_text()
     assert index.index("## Verdicts") < index.index("## Gradient flow")
     assert "### G1: slug-g1" in index and "![Figure F1" in index
-    assert "1 differ" in index  # G2 measured refuted, expected supported
+    assert "1 agree, 1 differ, 0 without a prior" in index  # G2: measured refuted, the prior supported
+
+
+def test_t1_shows_the_literature_prior_beside_the_measured_verdict(rendered):
+    render, tmp = rendered
+    t1 = render(tmp / "out").tables[0]
+    rows = {row["claim"]: row for row in t1.rows}
+    assert rows["G2"]["literature prior"] == PRIORS["G2"].text and rows["G2"]["measured verdict"] == "refuted"
+    assert rows["G2"]["vs prior"] == "differs" and rows["G1"]["vs prior"] == "agrees"
+    assert "protocol" in rows["G1"]
+
+
+def test_every_claim_has_a_literature_prior_mapped_onto_a_verdict_word():
+    assert set(PRIORS) == {c.id for c in CLAIMS}
+    assert all(p.verdict in VERDICTS or p.verdict is None for p in PRIORS.values())
+    assert agreement("L4", "refuted") == "open" and agreement("M5", "refuted") == "differs"
+
+
+def test_a_learning_verdict_names_its_protocol():
+    settings = {"profile": "quick", "task": "delayed_recall", "hidden": 32, "optimizer": "adam lr=0.003",
+                "batch_size": 64, "step_budget": 1000}
+    text = report.protocol_of(settings)
+    assert "hidden 32" in text and "<= 1000 steps" in text and "adam lr=0.003" in text
 
 
 def test_rerender_is_byte_identical_except_the_date(rendered):

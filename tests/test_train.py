@@ -81,3 +81,38 @@ def test_a_model_passed_in_is_trained_in_place():
 def test_every_optimizer_trains(optimizer):
     result = run(tiny_spec(train=TrainSpec(steps=10, optimizer=optimizer, eval_every=10)))
     assert result.steps_run == 10 and not result.diverged
+
+
+# -- the budget dimension: a shorter budget read off a longer run ---------------------------------
+
+@pytest.mark.parametrize("arch", ["gru", "lstm", "rnn-tanh"])
+def test_a_longer_run_read_at_a_shorter_budget_is_the_shorter_run(arch):
+    """The first N steps of a run are the N-step run (same batches, same updates), so the budget
+    dimension of the learning claims costs no training."""
+    from dataclasses import replace
+
+    long_spec = tiny_spec(arch=ArchSpec(arch, hidden=8), train=replace(TINY, steps=60, early_stop=False))
+    short_spec = replace(long_spec, train=replace(long_spec.train, steps=30))
+    read = run(long_spec).at_budget(30)
+    short = run(short_spec)
+    for name in ("solved", "steps_to_solve", "steps_run", "final_loss", "final_metric", "diverged",
+                 "train_loss", "grad_norm"):
+        assert getattr(read, name) == getattr(short, name), name
+    assert [(e.step, e.loss, e.metric) for e in read.evals] == [(e.step, e.loss, e.metric) for e in short.evals]
+
+
+def test_a_run_solved_after_the_budget_is_unsolved_at_it():
+    result = RunResult(solved=True, steps_to_solve=40, steps_run=40, final_loss=0.1, final_metric=1.0,
+                       baseline_loss=2.0, baseline_metric=0.125, diverged=False, diverged_at=None, wall_s=1.0,
+                       num_parameters=10, task={}, evals=[], train_loss=[1.0] * 4, grad_norm=[0.5] * 4)
+    from suite.engine.protocol import EvalPoint
+
+    result.evals = [EvalPoint(s, 2.0 - s / 25, 0.125 + s / 50) for s in (0, 10, 20, 30, 40)]
+    at20 = result.at_budget(20)
+    assert not at20.solved and at20.steps_to_solve is None and at20.steps_run == 20
+    assert at20.final_loss == result.evals[2].loss and len(at20.train_loss) == 2
+    assert result.at_budget(40) is result and result.at_budget(1000) is result
+    with pytest.raises(ValueError, match="budget 25 is not an evaluation step"):
+        result.at_budget(25)
+    with pytest.raises(ValueError, match="budget must be a positive number of steps"):
+        result.at_budget(0)

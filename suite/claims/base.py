@@ -65,12 +65,18 @@ class Context:
     master_seed: int = 0
     store: Store | None = None
     workers: int = 1
+    #: read every stored learning run as if its step budget were this (<= its own; None: its own):
+    #: the budget dimension of the learning claims, from the same runs (RunResult.at_budget)
+    read_steps: int | None = None
 
     def __post_init__(self):
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {list(PROFILES)}, got {self.profile!r}")
         if isinstance(self.master_seed, bool) or not isinstance(self.master_seed, int) or self.master_seed < 0:
             raise ValueError(f"master_seed must be an integer >= 0, got {self.master_seed!r}")
+        if self.read_steps is not None and (isinstance(self.read_steps, bool) or not isinstance(self.read_steps, int)
+                                            or self.read_steps < 1):
+            raise ValueError(f"read_steps must be a positive integer or None, got {self.read_steps!r}")
 
     def seeds(self, n: int) -> list[int]:
         """`n` replicate seeds of this master seed (suite.specs.replicate_seeds)."""
@@ -99,6 +105,14 @@ class Claim:
     #: the training runs the analysis reads from the store, so that a sweep can run them all
     #: up front (in parallel, batched); None for claims that need no stored runs
     runs: Callable[[Context], list] | None = None
+    #: the analysis also trains models of its own (L4 retrains), so it cannot be read at a
+    #: shorter budget from the stored runs alone
+    retrains: bool = False
+
+    @property
+    def by_budget(self) -> bool:
+        """Whether the verdict can be decided at any budget up to the runs' own, from the same runs."""
+        return self.runs is not None and not self.retrains
 
     def __post_init__(self):
         if self.expected not in VERDICTS:

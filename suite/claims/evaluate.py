@@ -11,12 +11,13 @@ over every claim that reports one (the family of the whole report).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..cache import ResultCache
 from ..stats import holm
 from . import CLAIMS
 from .base import Claim, Context, Verdict
+from .priors import Prior, agreement, prior_of
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,18 @@ class Evaluated:
 
     @property
     def matches_expected(self) -> bool:
+        """The measured verdict is the one the claim's test asserts."""
         return self.verdict.verdict == self.claim.expected
+
+    @property
+    def prior(self) -> Prior:
+        """The literature's prior (claims.md), shown beside the measured verdict."""
+        return prior_of(self.claim.id)
+
+    @property
+    def agreement(self) -> str:
+        """"agrees", "differs" or "open": the measured verdict against the literature's prior."""
+        return agreement(self.claim.id, self.verdict.verdict)
 
 
 def planned_runs(context: Context, claims: list[Claim] | None = None) -> list:
@@ -58,12 +70,26 @@ def evaluate(
     verdicts = []
     for claim in claims:
         params = {"claim": claim.id, "profile": context.profile, "master_seed": context.master_seed,
-                  "device": context.device}
+                  "device": context.device, "read_steps": context.read_steps}
         data = cache.get_or_compute("verdict", params, lambda c=claim: c.analyse(context).to_dict())
         verdicts.append(verdict_from_dict(data))
     p_values = {v.claim_id: v.p_value for v in verdicts if v.p_value is not None}
     adjusted = holm(p_values) if p_values else {}
     return [Evaluated(c, v, adjusted.get(v.claim_id)) for c, v in zip(claims, verdicts)]
+
+
+def evaluate_by_budget(context: Context, budgets, claims: list[Claim] | None = None,
+                       cache: ResultCache | None = None) -> dict[str, dict[int, Verdict]]:
+    """claim id -> {budget: verdict} for every claim decided from stored runs alone, each budget
+    read off the same runs (a budget beyond the runs' own is read as their own: see
+    suite.claims.ladders.read_at). Run `evaluate` first: this trains nothing new."""
+    claims = [c for c in (claims or CLAIMS) if c.by_budget]
+    table: dict[str, dict[int, Verdict]] = {c.id: {} for c in claims}
+    for steps in budgets:
+        read = replace(context, read_steps=steps)
+        for e in evaluate(read, claims, cache=cache):
+            table[e.claim.id][steps] = e.verdict
+    return table
 
 
 def verdict_from_dict(data: dict) -> Verdict:

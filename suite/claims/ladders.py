@@ -292,12 +292,23 @@ def outcomes(context: Context, arms) -> dict[tuple[str, str], ArmOutcome]:
     out = {}
     for arm in arms:
         seeds = context.seeds(arm.n_seeds)
-        outcome = ArmOutcome(arm, seeds)
+        read = read_at(arm, context.read_steps)
+        outcome = ArmOutcome(read, seeds)
         for gap in arm.gaps:
             runs = [results[arm.spec(gap, s, context.device).key] for s in seeds]
-            outcome.cells[gap] = cell_of(arm, gap, runs)
+            if read is not arm:
+                runs = [r.at_budget(read.train.steps) for r in runs]
+            outcome.cells[gap] = cell_of(read, gap, runs)
         out[(arm.task, arm.label)] = outcome
     return out
+
+
+def read_at(arm: Arm, steps: int | None) -> Arm:
+    """The arm as read at a budget of `steps` (None, or at least its own: the arm itself). The
+    outcome's arm then states the budget its numbers hold for; its runs are still the trained ones."""
+    if steps is None or steps >= arm.train.steps:
+        return arm
+    return replace(arm, train=replace(arm.train, steps=steps))
 
 
 def cell_of(arm: Arm, gap: int, runs: list[RunResult]) -> Cell:
@@ -377,5 +388,6 @@ def success_table(arm_outcomes) -> list[dict]:
 __all__ = [
     "ALPHA", "Arm", "ArmOutcome", "CRITICAL_FRACTION", "Cell", "Comparison", "PLATEAU_FRACTION",
     "all_specs", "cell_of", "censored_steps", "compare", "critical_table", "critical_text",
-    "fetch", "mitigation_label", "outcome_score", "outcomes", "plateau_length", "seed_reach", "success_table",
+    "fetch", "mitigation_label", "outcome_score", "outcomes", "plateau_length", "read_at", "seed_reach",
+    "success_table",
 ]

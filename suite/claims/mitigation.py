@@ -30,7 +30,10 @@ INITS = ("rnn-tanh xavier", "rnn-tanh orthogonal", "rnn-tanh identity")
 RELU_DEFAULT = ("rnn-relu", "rnn-leakyrelu", "rnn-prelu")
 RELU_INIT = ("irnn",)
 CLIPPED = "rnn-tanh clip=0.25"
-LSTMS = ("lstm", "lstm fb=1")
+#: the LSTM's forget-gate initialisations: PyTorch's default (bias 0: sigmoid(0) = 0.5, a memory
+#: time constant of ~1.4 steps), bias 1 (Gers et al. 2000; Jozefowicz et al. 2015), bias 3, and
+#: chrono init for dependencies up to 320 steps, the longest ladder gap (Tallec & Ollivier 2018)
+LSTMS = ("lstm", "lstm fb=1", "lstm fb=3", "lstm chrono")
 ARMS = {
     "M1": INITS, "M2": (CLIPPED,), "M3": RELU_DEFAULT + RELU_INIT, "M4": ("resrnn",),
     "M5": LSTMS, "M6": ("gru",),
@@ -198,56 +201,59 @@ def analyse_m6(context: Context) -> Verdict:
 
 # -- M5: LSTM and its forget bias ----------------------------------------------------------------
 
-def _mean_scores(out) -> list[float]:
-    budget = out.arm.train.steps
-    return [float(np.mean([out.cells[g].score[i] for g in out.arm.gaps])) / budget
-            for i in range(len(out.seeds))]
-
-
 def _scaled(values, factor: float) -> list[float]:
     return [factor * v for v in values]
 
 
 def analyse_m5(context: Context) -> Verdict:
+    """Each LSTM init's reach against 4x rnn-tanh's, both ways (one-sided Mann-Whitney), with Holm's
+    correction over all 2 x 4 tests, which together decide the verdict."""
     outs, arms = _outcomes(context, "M5")
-    comps = [compare(outs[label], outs[BASE]) for label in LSTMS]
-    bias = stats.mann_whitney_greater(_mean_scores(outs["lstm"]), _mean_scores(outs["lstm fb=1"]))
-    beyond, short, rows = [], [], []
-    for comp in comps:
-        far = _scaled(comp.reach_b, WELL_BEYOND)
-        above = stats.mann_whitney_greater(comp.reach_a, far)
-        below = stats.mann_whitney_greater(far, comp.reach_a)
-        beyond += [comp.a] if above.p_value < ALPHA else []
-        short += [comp.a] if below.p_value < ALPHA else []
-        rows.append({"arm": comp.a, "p_reach_above_4x_tanh": above.p_value,
-                     "p_reach_below_4x_tanh": below.p_value, "P(reach > 4x tanh's)": above.effect_size,
-                     "p_raises_at_all": comp.greater.p_value, "P(reach > tanh's)": comp.greater.effect_size})
+    comps = {label: compare(outs[label], outs[BASE]) for label in LSTMS}
+    # "well beyond" is a distance, not a rung: each LSTM's reach over its own ladder against 4x
+    # rnn-tanh's over its own (over the shared gaps only, an arm could never pass 4x a tanh seed
+    # that reaches the top shared gap). A reach at the top of a ladder is a lower bound: "above"
+    # stays conservative; "below" would not for an LSTM seed at its top rung, so the LSTMs with
+    # long memory run ladders well past 4x rnn-tanh's reach (claims/arms.py).
+    far = _scaled(outs[BASE].reach(), WELL_BEYOND)
+    tests = {}
+    for label in LSTMS:
+        own = outs[label].reach()
+        tests[(label, "above")] = stats.mann_whitney_greater(own, far)
+        tests[(label, "below")] = stats.mann_whitney_greater(far, own)
+    adjusted = stats.holm({f"{label} {side}": t.p_value for (label, side), t in tests.items()})
+    holm_p = {key: adjusted[f"{key[0]} {key[1]}"] for key in tests}
+    beyond = [label for label in LSTMS if holm_p[(label, "above")] < ALPHA]
+    short = [label for label in LSTMS if holm_p[(label, "below")] < ALPHA]
+    rows = [{"arm": label, "P(reach > 4x tanh's)": tests[(label, "above")].effect_size,
+             "p above (Holm)": holm_p[(label, "above")], "p below (Holm)": holm_p[(label, "below")],
+             "P(reach > tanh's)": comps[label].greater.effect_size,
+             "p raises at all": comps[label].greater.p_value,
+             "critical gap": outs[label].critical_row()["bracket"]} for label in LSTMS]
     crit = {x: outs[x].critical_row()["bracket"] for x in (BASE,) + LSTMS}
-    text = (f"forget bias 1 vs default: P(default's outcome score > fb=1's) = {bias.effect_size:.3g}, "
-            f"p = {bias.p_value:.3g}; raise at all (reach > rnn-tanh's): "
-            + ", ".join(f"{c.a} P = {c.greater.effect_size:.2f}, p = {c.greater.p_value:.3g}" for c in comps)
-            + f"; critical gaps {crit}")
-    if len(beyond) == len(LSTMS):
-        verdict, cond = "supported", "both LSTMs reach well beyond rnn-tanh; " + text
-    elif beyond == ["lstm fb=1"]:
-        verdict, cond = "conditional", "well beyond only with forget bias 1; " + text
+    text = (f"well beyond (reach > {WELL_BEYOND:g}x rnn-tanh's, Holm over {len(tests)} tests): "
+            f"{beyond or 'none'}; significantly short of it: {short or 'none'}; critical gaps {crit}")
+    if "lstm" in beyond:
+        verdict, cond = "supported", "the default-init LSTM already reaches well beyond rnn-tanh; " + text
+    elif beyond:
+        verdict = "conditional"
+        cond = (f"only with a forget-gate init that gives long memory time constants ({', '.join(beyond)}); "
+                f"not at PyTorch's default init; " + text)
     elif len(short) == len(LSTMS):
-        verdict = "refuted"
-        cond = (f"neither LSTM reaches {WELL_BEYOND:g}x rnn-tanh's gaps within the step budget (both "
-                f"significantly short of it); " + text)
+        verdict, cond = "refuted", "no forget-gate init reaches well beyond rnn-tanh; " + text
     else:
-        verdict, cond = "inconclusive", f"well beyond: {beyond or 'none'}, short: {short or 'none'}; " + text
-    main = stats.mann_whitney_greater(_scaled(comps[1].reach_b, WELL_BEYOND), comps[1].reach_a)
+        verdict, cond = "inconclusive", text
+    best = max(LSTMS, key=lambda label: tests[(label, "above")].effect_size)
+    main = tests[(best, "above")]
     return Verdict(
         claim_id="M5", verdict=verdict,
-        statistic=f"P({WELL_BEYOND:g} x reach of rnn-tanh > reach of lstm fb=1) (reach: longest ladder "
-                  f"gap a seed solves with all shorter gaps solved)",
-        value=main.effect_size, ci=main.effect_ci, n=sum(main.n), test=main.test,
-        p_value=main.p_value, effect_size=bias.effect_size, effect_ci=bias.effect_ci,
-        conditions=cond + "; effect_size = P(default LSTM's outcome score > fb=1's): the forget bias",
+        statistic=f"P(reach of {best} > {WELL_BEYOND:g} x reach of rnn-tanh) (the LSTM init that reaches "
+                  f"furthest; reach: longest ladder gap a seed solves with all shorter gaps solved)",
+        value=main.effect_size, ci=main.effect_ci, n=sum(main.n), test=main.test + ", Holm over 8 tests",
+        p_value=holm_p[(best, "above")], effect_size=main.effect_size, effect_ci=main.effect_ci,
+        conditions=cond + f"; within {context.budget.train.steps} steps, hidden {context.budget.hidden}",
         settings=settings(context, *arms) | {"well_beyond": f"reach >= {WELL_BEYOND:g}x rnn-tanh's"},
-        tables=_tables(outs, comps) | {"well_beyond": rows, "forget_bias": [
-            {"test": bias.test, "p": bias.p_value, "effect": bias.effect_size, "effect_ci": list(bias.effect_ci)}]},
+        tables=_tables(outs, list(comps.values())) | {"well_beyond": rows},
     )
 
 
@@ -338,16 +344,16 @@ CLAIMS = [
         id="M5", slug="lstm", group="mitigation",
         article="LSTMs solve the problem: they learn dependencies far beyond a vanilla RNN.",
         measured="'Well beyond' = per-seed reach above 4x rnn-tanh's (two doublings of the gap), tested "
-                 "both ways with one-sided Mann-Whitney tests: supported if both LSTMs (default init, "
-                 "forget-gate bias 1) are significantly above, conditional if only the one with forget "
-                 "bias 1 is, refuted if both are significantly below. The forget bias's effect on the "
-                 "LSTM's outcome score and the plain raise over rnn-tanh are reported.",
-        expected="refuted",
-        reason="The literature expects 'supported' (Hochreiter & Schmidhuber 1997; Gers et al. 2000). "
-               "Measured within 1000 steps at hidden 32: both LSTMs reach 10, one rung above rnn-tanh's "
-               "critical gap, while rnn-tanh seeds reach 0-20 (it solves gap 20 in ~70 % of seeds, the "
-               "LSTMs in 0-20 %); forget bias 1 gets the LSTM off the ln 8 plateau at gaps 20-40 but not "
-               "to the criterion. Bai et al. (2018) also report an LSTM at the adding baseline (T=600).",
+                 "both ways for each forget-gate init (PyTorch default = bias 0, bias 1, bias 3, chrono "
+                 "with T_max 320) with one-sided Mann-Whitney tests, Holm-corrected over the 8 tests: "
+                 "supported if the default-init LSTM is significantly above, conditional if only other "
+                 "inits are (named), refuted if every init is significantly below.",
+        expected="conditional",
+        reason="The literature expects 'supported, forget bias matters' (Hochreiter & Schmidhuber 1997; "
+               "Gers et al. 2000; Tallec & Ollivier 2018). Calibrated on tuning seeds (master 100, 5 "
+               "seeds, 1000 steps): critical gaps default [10, 20), bias 1 [10, 20) (2/5 at 20 by 3000 "
+               "steps), bias 3 [40, 80), chrono (T_max = gap + 2) >= 80, against rnn-tanh's [5, 10) with "
+               "reaches up to 20-40. At default init the forget gate (0.5) forgets within ~1.4 steps.",
         analyse=analyse_m5, runs=_runs("M5"),
     ),
     Claim(

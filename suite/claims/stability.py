@@ -190,6 +190,6 @@ CLAIMS = [
         reason="Open in claims.md. Measured: 0 of 256 predictions flip for every network; mean TV "
                "distance under 0.01 for vanilla and gated alike. Vanishing gradients make outputs "
                "insensitive to distant inputs; sensitivity is the exploding regime's trait.",
-        analyse=analyse_l4, runs=runs_l4,
+        analyse=analyse_l4, runs=runs_l4, retrains=True,
     ),
 ]

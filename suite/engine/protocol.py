@@ -60,6 +60,33 @@ class RunResult:
         """JSON-ready: non-finite floats become None."""
         return json_ready(asdict(self) | {"metric": self.final_metric})
 
+    def at_budget(self, steps: int) -> RunResult:
+        """This run as a run of the same spec with a budget of `steps` would have recorded it.
+
+        Exact when `steps` is an evaluation step of this run (a multiple of eval_every): the first
+        `steps` steps of a longer run are that shorter run (same batches, same updates), so a run
+        trained to 3000 steps is also the 1000-step run. `steps` beyond this run's budget is an
+        error (what happened there was never trained); wall_s stays the whole run's."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"budget must be a positive number of steps, got {steps!r}")
+        if steps >= self.steps_run:
+            return self
+        evals = [e for e in self.evals if e.step <= steps]
+        if not evals or evals[-1].step != steps:
+            raise ValueError(f"budget {steps} is not an evaluation step of this run (evaluated at "
+                             f"{[e.step for e in self.evals][:6]}...)")
+        intervals = len(evals) - 1
+        solved = self.solved and self.steps_to_solve is not None and self.steps_to_solve <= steps
+        diverged = self.diverged and self.diverged_at is not None and self.diverged_at <= steps
+        return RunResult(
+            solved=solved, steps_to_solve=self.steps_to_solve if solved else None, steps_run=steps,
+            final_loss=evals[-1].loss, final_metric=evals[-1].metric,
+            baseline_loss=self.baseline_loss, baseline_metric=self.baseline_metric,
+            diverged=diverged, diverged_at=self.diverged_at if diverged else None, wall_s=self.wall_s,
+            num_parameters=self.num_parameters, task=self.task, evals=evals,
+            train_loss=self.train_loss[:intervals], grad_norm=self.grad_norm[:intervals],
+        )
+
     @classmethod
     def from_dict(cls, data: dict) -> RunResult:
         data = {k: v for k, v in data.items() if k != "metric"}

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine.kernels import recurrent_layer
+from ..mitigations import set_chrono_bias
 from .base import RecurrentModel, State
 
 WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -46,8 +47,13 @@ class LSTM(_Gated):
     module_cls = nn.LSTM
     n_gates = 4
     #: gate order i, f, g, o: the forget gate is rows [H, 2H) of each layer's biases, where
-    #: suite.mitigations.set_forget_bias writes
+    #: suite.mitigations.set_forget_bias and set_chrono_bias write
     has_forget_gate = True
+
+    def __init__(self, input_size, output_size, hidden_size, num_layers=1, chrono: int | None = None):
+        super().__init__(input_size, output_size, hidden_size, num_layers)
+        if chrono is not None:
+            set_chrono_bias(self, chrono)
 
     def state_names(self):
         return tuple(f"{kind}{layer}" for layer in range(self.num_layers) for kind in ("h", "c"))
