@@ -123,9 +123,23 @@ def make_battery(name: str = "quick", *, tasks=None, gaps=None, seeds=None, step
     baselines = tuple(BASELINES if baselines is None else baselines)
     for b in baselines:
         ArchSpec(b)  # validates the name
-    return Battery(name, tasks, tuple(sorted(ladders.items())), seeds or base["seeds"], hidden or base["hidden"],
-                   train_spec, probe_gap or base["probe_gap"], probe_seeds or base["probe_seeds"],
-                   probe_batch or base["probe_batch"], layers, baselines)
+    battery = Battery(name, tasks, tuple(sorted(ladders.items())), seeds or base["seeds"],
+                      hidden or base["hidden"], train_spec, probe_gap or base["probe_gap"],
+                      probe_seeds or base["probe_seeds"], probe_batch or base["probe_batch"], layers, baselines)
+    _check_sizes(battery)
+    return battery
+
+
+def _check_sizes(battery: Battery) -> None:
+    """Refuse (SizeError) a battery whose probes or largest runs exceed the limits, before any work."""
+    from .limits import check_probe, check_run
+
+    arch = ArchSpec(hidden=battery.hidden, layers=battery.layers)
+    for task in battery.tasks:
+        options = TASK_OPTIONS.get(task, {})
+        check_probe(arch, TaskSpec(task, battery.probe_gap, options), battery.probe_batch)
+        for gap in dict(battery.ladders).get(task, ())[-1:]:
+            check_run(RunSpec(TaskSpec(task, gap, options), arch, battery.train))
 
 
 # -- measuring -------------------------------------------------------------------------------------
