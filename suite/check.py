@@ -138,7 +138,7 @@ def _check_sizes(battery: Battery) -> None:
     for task in battery.tasks:
         options = TASK_OPTIONS.get(task, {})
         check_probe(arch, TaskSpec(task, battery.probe_gap, options), battery.probe_batch)
-        for gap in dict(battery.ladders).get(task, ())[-1:]:
+        for gap in battery.ladder(task)[-1:]:
             check_run(RunSpec(TaskSpec(task, gap, options), arch, battery.train))
 
 

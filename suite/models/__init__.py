@@ -63,6 +63,13 @@ ARCHITECTURES: dict[str, Architecture] = {
 def make_model(arch, input_size: int, output_size: int, seed: int) -> RecurrentModel:
     """Build `arch` (an ArchSpec) with its mitigations applied; weights depend only on `seed`."""
     from ..mitigations import apply_recurrent_init, set_forget_bias, zero_recurrent_biases
+    from ..specs import ArchSpec
+
+    if not isinstance(arch, ArchSpec):
+        raise TypeError(f"arch must be an ArchSpec, got {type(arch).__name__} {arch!r}")
+    for name, value, low in (("input_size", input_size, 1), ("output_size", output_size, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value < 2**63:
+            raise ValueError(f"{name} must be an integer in [{low}, 2**63), got {value!r}")
 
     entry = architecture(arch.name)
     init = entry.defining_init or arch.init
