@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 
 from tasks import task_class
 
-from .profiles import PROFILES
-from .specs import ArchSpec, TrainSpec
+from .limits import check_probe, check_run
+from .profiles import PROFILES, task_options
+from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 
 #: the architectures every check measures beside the one under test
 BASELINES = ("rnn-tanh", "lstm", "gru")
@@ -83,9 +84,21 @@ def make_battery(name: str = "quick", *, tasks=None, gaps=None, seeds=None, step
     baselines = tuple(BASELINES if baselines is None else baselines)
     for b in baselines:
         ArchSpec(b)  # validates the name
-    return Battery(name, tasks, tuple(sorted(ladders.items())), seeds or check.seeds, hidden or budget.hidden,
-                   train_spec, probe_gap or budget.probe.gap, probe_seeds or budget.probe.seeds,
-                   probe_batch or budget.probe.batch, layers, baselines)
+    battery = Battery(name, tasks, tuple(sorted(ladders.items())), seeds or check.seeds, hidden or budget.hidden,
+                      train_spec, probe_gap or budget.probe.gap, probe_seeds or budget.probe.seeds,
+                      probe_batch or budget.probe.batch, layers, baselines)
+    _check_limits(battery)
+    return battery
+
+
+def _check_limits(battery: Battery) -> None:
+    """Refuse (SizeError) a battery whose probes or largest runs exceed the limits, before any work."""
+    arch = ArchSpec(hidden=battery.hidden, layers=battery.layers)
+    for task in battery.tasks:
+        options = task_options(task)
+        check_probe(arch, TaskSpec(task, battery.probe_gap, options), battery.probe_batch)
+        for gap in battery.ladder(task)[-1:]:
+            check_run(RunSpec(TaskSpec(task, gap, options), arch, battery.train))
 
 
 __all__ = ["BASELINES", "Battery", "make_battery"]

@@ -40,6 +40,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .verdict_schema import VerdictFileError, check_header, check_line, check_list
+
 SCHEMA = "vgsuite-verdicts/1"
 REPORT_SCHEMA = "vgsuite-report/1"
 VERDICTS_ENV = "VGSUITE_VERDICTS"
@@ -54,10 +56,6 @@ KEPT = ("claim_id", "verdict", "statistic", "value", "ci", "n", "test", "p_value
 
 #: the numbers of a verdict that the gate judges: (label, key, key of its 95 % CI)
 NUMBERS = (("value", "value", "ci"), ("effect size", "effect_size", "effect_ci"))
-
-
-class VerdictFileError(ValueError):
-    """A verdict file or directory that cannot be read as a verdict set."""
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -121,46 +119,68 @@ def load_verdicts(path: str | os.PathLike, device: str | None = None) -> Verdict
         return _from_lines(path, device)
     if not path.is_file():
         raise VerdictFileError(f"verdicts: no file or directory {str(path)!r}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise VerdictFileError(f"verdicts: {str(path)!r} is not JSON ({exc})") from None
+    data = _parse(path.read_bytes() if path.stat().st_size <= MAX_BYTES else None, repr(str(path)))
     if isinstance(data, list):  # vgsuite claims --json
         return VerdictSet(None, _by_id(data, path), meta={"from": str(path)})
     schema = data.get("schema") if isinstance(data, dict) else None
     if schema not in (SCHEMA, REPORT_SCHEMA):
-        raise VerdictFileError(f"verdicts: {str(path)!r} has schema {schema!r}; expected {SCHEMA!r} "
+        raise VerdictFileError(f"verdicts: {str(path)!r} has schema {schema!r:.60}; expected {SCHEMA!r} "
                                f"(a baseline) or {REPORT_SCHEMA!r} (a report's results.json)")
+    check_header(data, repr(str(path)))
     meta = dict(data.get("meta") or {}) | ({"version": data["version"]} if "version" in data else {})
-    return VerdictSet(data.get("profile"), _by_id(data.get("verdicts") or [], path), data.get("device"),
+    return VerdictSet(data.get("profile"), _by_id(data.get("verdicts"), path), data.get("device"),
                       data.get("master_seed"), meta)
 
 
-def _by_id(items: list, path: Path) -> dict[str, dict]:
-    out = {}
-    for item in items:
-        if not isinstance(item, dict) or "claim_id" not in item or "verdict" not in item:
-            raise VerdictFileError(f"verdicts: {str(path)!r} holds an entry without claim_id and verdict")
-        out[item["claim_id"]] = {k: v for k, v in item.items() if k in KEPT}
-    return out
+#: a verdict file larger than this is not one (the committed baseline is 30 kB)
+MAX_BYTES = 64 * 2**20
+
+
+def _parse(text, where: str):
+    """JSON, or a VerdictFileError: not JSON, too large, or nested too deeply to be a verdict file."""
+    if text is None:
+        raise VerdictFileError(f"verdicts: {where} is larger than {MAX_BYTES // 2**20} MiB: not a verdict file")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise VerdictFileError(f"verdicts: {where} is nested too deeply to be a verdict file") from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise VerdictFileError(f"verdicts: {where} is not JSON ({' '.join(str(exc).split())[:120]})") from None
+
+
+def _by_id(items, path: Path) -> dict[str, dict]:
+    check_list(items, repr(str(path)))
+    return {item["claim_id"]: {k: v for k, v in item.items() if k in KEPT} for item in items}
 
 
 def _from_lines(folder: Path, device: str | None) -> VerdictSet:
     records = []
     for file in sorted(folder.glob("*.jsonl")):
-        for number, line in enumerate(file.read_text().splitlines(), start=1):
-            if not line.strip():
+        if not file.is_file():
+            raise VerdictFileError(f"verdicts: {str(file)!r} is not a file")
+        raw = file.read_bytes() if file.stat().st_size <= MAX_BYTES else None
+        try:
+            lines = (raw or b"").decode().splitlines()
+        except UnicodeDecodeError:
+            raise VerdictFileError(f"verdicts: {str(file)!r} is not UTF-8 text") from None
+        for number, line in enumerate(lines if raw is not None else [None], start=1):
+            if line is not None and not line.strip():
                 continue
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                raise VerdictFileError(f"verdicts: {file}:{number} is not a JSON line") from None
+            records.append(check_line(_parse(line, f"{file}:{number}"), f"{file}:{number}"))
     if not records:
         raise VerdictFileError(f"verdicts: no verdicts in {str(folder)!r} (run the claim tests with "
                                f"{VERDICTS_ENV}={folder})")
-    devices = sorted({r.get("device") for r in records})
+    devices = sorted({r["device"] for r in records})
+    if device is not None and device not in devices:
+        raise VerdictFileError(f"device: no verdicts for device {device!r} in {str(folder)!r}; it has {devices}")
     device = device or ("cpu" if "cpu" in devices else devices[0])
     chosen = [r for r in records if r.get("device") == device]
+    seen = set()
+    for r in chosen:
+        if r["verdict"]["claim_id"] in seen:
+            raise VerdictFileError(f"verdicts: {str(folder)!r} holds claim {r['verdict']['claim_id']!r} twice "
+                                   f"for device {device!r}")
+        seen.add(r["verdict"]["claim_id"])
     profiles = sorted({str(r.get("profile")) for r in chosen})
     seeds = sorted({r.get("master_seed") for r in chosen}, key=str)
     if len(profiles) > 1 or len(seeds) > 1:

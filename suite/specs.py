@@ -20,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+import re
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from tasks import Task, make_task
 
@@ -32,11 +34,52 @@ PROTOCOL_VERSION = 1
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 Options = tuple[tuple[str, object], ...]
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
 
 
-def freeze_options(options: dict | Options | None) -> Options:
-    """A dict of options as a sorted tuple of pairs (hashable, order-independent)."""
-    return tuple(sorted(dict(options or {}).items()))
+def arch_option_names(arch) -> set[str] | None:
+    """The keyword options an architecture's builder accepts (None: any, a **options builder)."""
+    import inspect
+    from functools import partial
+
+    try:
+        params = inspect.signature(arch.build).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: let it judge its own options
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    from .models.plugins import SOURCE_OPTION
+
+    bound = set(arch.build.keywords) if isinstance(arch.build, partial) else set()
+    fixed = {"input_size", "output_size", "hidden_size", "num_layers", "self"}
+    names = {n for n, p in params.items() if n not in fixed | bound
+             and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return names | ({SOURCE_OPTION} if arch.origin != "builtin" else set())  # a user cell's source hash
+
+
+def freeze_options(options: dict | Options | None, name: str = "options") -> Options:
+    """A dict of options (or pairs) as a sorted tuple of pairs (hashable, order-independent).
+    Names must be strings and values JSON scalars (a spec is hashed as canonical JSON)."""
+    if options is None:
+        return ()
+    if isinstance(options, Mapping):
+        pairs = list(options.items())
+    elif isinstance(options, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in options):
+        pairs = [tuple(p) for p in options]
+    else:
+        raise TypeError(f"{name} must be a dict of name -> value, got {options!r}")
+    for key, value in pairs:
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"{name} names must be non-empty strings, got {key!r}")
+        if not (value is None or isinstance(value, (str, bool, int))
+                or (isinstance(value, float) and math.isfinite(value))):
+            raise TypeError(f"{name}[{key!r}] must be a string, number, bool or None, got {value!r}")
+    return tuple(sorted(dict(pairs).items()))
+
+
+def _instance(name: str, value, kind) -> None:
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__} {value!r}")
 
 
 def _positive_int(name: str, value) -> None:
@@ -56,7 +99,7 @@ class TaskSpec:
     options: Options = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "options", freeze_options(self.options))
+        object.__setattr__(self, "options", freeze_options(self.options, "task options"))
         self.build()  # validates name, gap and options with the task's own messages
 
     def build(self) -> Task:
@@ -78,8 +121,12 @@ class ArchSpec:
     options: Options = ()  # architecture-specific, e.g. (("skip", 4),) for resrnn
 
     def __post_init__(self):
-        object.__setattr__(self, "options", freeze_options(self.options))
+        object.__setattr__(self, "options", freeze_options(self.options, "arch options"))
         arch = architecture(self.name)
+        allowed = arch_option_names(arch)
+        unknown = sorted(k for k, _ in self.options if allowed is not None and k not in allowed)
+        if unknown:
+            raise ValueError(f"arch {self.name!r} has no option {unknown[0]!r}; its options are {sorted(allowed)}")
         _positive_int("hidden", self.hidden)
         _positive_int("layers", self.layers)
         if self.init not in INITS:
@@ -93,8 +140,9 @@ class ArchSpec:
         if self.forget_bias is not None:
             if self.name != "lstm":
                 raise ValueError(f"forget_bias applies only to arch 'lstm', not {self.name!r}")
-            if not math.isfinite(self.forget_bias):
-                raise ValueError(f"forget_bias must be finite, got {self.forget_bias!r}")
+            if isinstance(self.forget_bias, bool) or not isinstance(self.forget_bias, (int, float)) \
+                    or not math.isfinite(self.forget_bias):
+                raise ValueError(f"forget_bias must be a finite number or None, got {self.forget_bias!r}")
             if "chrono" in dict(self.options):
                 raise ValueError("forget_bias and the chrono option both set the LSTM's forget-gate "
                                  "bias: give one of them")
@@ -122,6 +170,8 @@ class TrainSpec:
             _positive_number("clip", self.clip)
         if self.clip_mode not in CLIP_MODES:
             raise ValueError(f"clip_mode must be one of {list(CLIP_MODES)}, got {self.clip_mode!r}")
+        if not isinstance(self.early_stop, bool):
+            raise ValueError(f"early_stop must be True or False, got {self.early_stop!r}")
 
 
 @dataclass(frozen=True)
@@ -135,8 +185,11 @@ class RunSpec:
     def __post_init__(self):
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N' (N a device index), got {self.device!r}")
+        _instance("task", self.task, TaskSpec)
+        _instance("arch", self.arch, ArchSpec)
+        _instance("train", self.train, TrainSpec)
         object.__setattr__(self, "task", self.task.with_defaults())
 
     def to_dict(self) -> dict:
@@ -160,17 +213,34 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
-        def build(kind, values):
+        """The spec `to_dict` wrote; a missing, unknown or mistyped field is a ValueError/TypeError
+        that names it."""
+        def build(kind, values, where):
+            if not isinstance(values, Mapping):
+                raise TypeError(f"spec[{where!r}] must be a dict of {kind.__name__} fields, got {values!r}")
             names = {f.name for f in fields(kind)}
-            unknown = sorted(set(values) - names)
+            unknown = sorted(set(values) - names, key=str)
             if unknown:
-                raise ValueError(f"{kind.__name__} has no field {unknown[0]!r}; fields: {sorted(names)}")
-            return kind(**{k: tuple(map(tuple, v)) if k == "options" else v for k, v in values.items()})
+                raise ValueError(f"spec[{where!r}] has no field {unknown[0]!r}; fields: {sorted(names)}")
+            required = {f.name for f in fields(kind) if f.default is MISSING and f.default_factory is MISSING}
+            if required - set(values):
+                raise ValueError(f"spec[{where!r}] lacks the field {sorted(required - set(values))[0]!r}")
+            return kind(**values)
 
+        if not isinstance(data, Mapping):
+            raise TypeError(f"spec must be a dict with task, arch, train, seed, device; got {data!r}")
+        unknown = sorted(set(data) - {"task", "arch", "train", "seed", "device"}, key=str)
+        if unknown:
+            raise ValueError(f"spec has no field {unknown[0]!r}; fields: arch, device, seed, task, train")
+        if "task" not in data:
+            raise ValueError("spec lacks the field 'task'")
+        data = {k: build(kind, data[k], k) if k in data else None
+                for k, kind in (("task", TaskSpec), ("arch", ArchSpec), ("train", TrainSpec))} | \
+            {k: v for k, v in data.items() if k in ("seed", "device")}
         return cls(
-            task=build(TaskSpec, data["task"]),
-            arch=build(ArchSpec, data.get("arch", {})),
-            train=build(TrainSpec, data.get("train", {})),
+            task=data["task"],
+            arch=data["arch"] or ArchSpec(),
+            train=data["train"] or TrainSpec(),
             seed=data.get("seed", 0),
             device=data.get("device", "cpu"),
         )

@@ -31,21 +31,20 @@ library.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from .export import export_csv, export_jsonl
+from .store_rows import STATUSES, RunRecord, _to_json, missing_columns, parse_row, select_columns
 
 DEFAULT_PATH = ".vgsuite/results.sqlite"
 ENV_VAR = "VGSUITE_STORE"
 
 # Written to the SQLite header so a vgsuite store is recognisable ("VGSU").
 APPLICATION_ID = 0x56475355
-STATUSES = ("ok", "failed")
 BUSY_TIMEOUT_S = 60.0
 
 _COLUMNS = "key, spec, result, meta, status, error, created"
@@ -57,19 +56,21 @@ _SCHEMA = (
 )
 
 
+def _matches(record: RunRecord, status: str | None, where: Mapping[str, object]) -> bool:
+    if status is not None and record.status != status:
+        return False
+    for dotted, wanted in where.items():
+        value = record.spec
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        options = list(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else [wanted]
+        if value not in options:
+            return False
+    return True
+
+
 class StoreError(Exception):
     """The store file cannot be used (wrong format, corrupt, closed, ...)."""
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    key: str
-    spec: dict
-    result: dict
-    meta: dict
-    status: str
-    error: str | None
-    created: str
 
 
 def default_store_path() -> Path:
@@ -78,26 +79,12 @@ def default_store_path() -> Path:
     return Path(override).expanduser() if override else Path(DEFAULT_PATH)
 
 
-def _to_json(obj: object, *, strict: bool = False) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=not strict)
-
-
 def _json_path(dotted: str) -> str:
     parts = dotted.split(".")
     if not dotted or any(not p or '"' in p for p in parts):
         raise ValueError(f"bad spec path {dotted!r}: expected dotted keys like 'task.name'")
     # Quoted labels so keys with '-', '[' or spaces still address one member.
     return "$" + "".join(f'."{p}"' for p in parts)
-
-
-def _flatten(prefix: str, obj: object, out: dict[str, object]) -> None:
-    if isinstance(obj, dict) and obj:
-        for k, v in obj.items():
-            _flatten(f"{prefix}.{k}", v, out)
-    elif isinstance(obj, (dict, list, tuple)):
-        out[prefix] = _to_json(obj)
-    else:
-        out[prefix] = obj
 
 
 def _schema_problem(conn: sqlite3.Connection) -> str | None:
@@ -110,6 +97,10 @@ def _schema_problem(conn: sqlite3.Connection) -> str | None:
     missing = {"runs", "info"} - tables
     if missing:
         return f"missing table(s): {', '.join(sorted(missing))}"
+    required, _ = missing_columns(_runs_columns(conn))
+    if required:
+        return (f"an older or foreign layout: the runs table lacks the column(s) {', '.join(required)} "
+                "that every row needs (this version cannot migrate it)")
     row = conn.execute("SELECT value FROM info WHERE name='schema_version'").fetchone()
     if row is None:
         return "no schema_version in the info table"
@@ -121,25 +112,43 @@ def _schema_problem(conn: sqlite3.Connection) -> str | None:
     return None
 
 
+def _runs_columns(conn: sqlite3.Connection) -> set[str]:
+    return {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+
+
 class Store:
-    """One SQLite file of run records; see the module docstring."""
+    """One SQLite file of run records; see the module docstring.
+
+    `readonly=True` opens an existing store for reading only, also on read-only media: SQLite's
+    `mode=ro` first, and where even that fails (a WAL database needs its -shm side file, which a
+    read-only folder cannot hold) `immutable=1`, which reads the file as it lies. Rows that do not
+    parse (suite/store_rows.py) are skipped by every reader and listed in `skipped`."""
 
     SCHEMA_VERSION = 1
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool = False):
         self._path = Path(path) if path is not None else default_store_path()
         self._conn: sqlite3.Connection | None = None
+        self.readonly = readonly
+        self.skipped: list[str] = []
         if self._path.is_dir():
             raise self._error("is a directory")
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        if readonly and not self._path.is_file():
+            raise self._error("no such file")
         try:
-            if self._path.exists() and self._path.stat().st_size > 0:
-                self._validate_read_only()
-                conn = self._connect()
+            if readonly:
+                self._conn = self._open_read_only()
             else:
-                conn = self._connect()
-                self._initialise(conn)
-            self._enable_wal(conn)
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                if self._path.exists() and self._path.stat().st_size > 0:
+                    self._validate_read_only()
+                    conn = self._connect()
+                    self._migrate(conn)
+                else:
+                    conn = self._connect()
+                    self._initialise(conn)
+                self._enable_wal(conn)
+            self._select = select_columns(_runs_columns(self._conn))
         except BaseException as exc:
             self.close()
             if isinstance(exc, sqlite3.DatabaseError):
@@ -151,17 +160,46 @@ class Store:
     def _error(self, reason: str) -> StoreError:
         return StoreError(f"results store {str(self._path)!r}: {reason}")
 
-    def _validate_read_only(self) -> None:
-        uri = self._path.resolve().as_uri() + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
-        try:
-            problem = _schema_problem(conn)
-        except sqlite3.DatabaseError as exc:
-            problem = f"not a readable SQLite database ({exc})"
-        finally:
+    def _validate_read_only(self, keep: bool = False) -> sqlite3.Connection | None:
+        conn = None
+        for mode in ("mode=ro", "immutable=1"):  # immutable: read-only media, no side files possible
+            conn = sqlite3.connect(self._path.resolve().as_uri() + "?" + mode, uri=True, timeout=BUSY_TIMEOUT_S)
+            try:
+                problem = _schema_problem(conn)
+                break
+            except sqlite3.OperationalError as exc:
+                problem = f"not a readable SQLite database ({exc})"
+                conn.close()
+                conn = None
+            except sqlite3.DatabaseError as exc:
+                problem = f"not a readable SQLite database ({exc})"
+                break
+        if conn is not None and (problem or not keep):
             conn.close()
+            conn = None
         if problem:
             raise self._error(f"refusing to use it: {problem}")
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        return self._validate_read_only(keep=True)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Add the columns an older layout lacks (suite/store_rows.py); no row is rewritten."""
+        _, optional = missing_columns(_runs_columns(conn))
+        if not optional:
+            return
+        from .store_rows import OPTIONAL_COLUMNS
+
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for column in missing_columns(_runs_columns(conn))[1]:  # again, under the lock
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {OPTIONAL_COLUMNS[column][0]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves.
@@ -243,7 +281,8 @@ class Store:
         return {r[0] for r in self._db.execute("SELECT key FROM runs WHERE status = ?", (status,))}
 
     def get(self, key: str) -> RunRecord | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM runs WHERE key = ?", (key,)).fetchone()
+        """The record of `key`; None when absent or malformed (then named in `skipped`)."""
+        row = self._db.execute(f"SELECT {self._select} FROM runs WHERE key = ?", (key,)).fetchone()
         return self._record(row) if row else None
 
     def query(self, where: Mapping[str, object] | None = None,
@@ -269,17 +308,25 @@ class Store:
             clauses.append("(" + " OR ".join(["json_extract(spec, ?) IS ?"] * len(options)) + ")")
             for value in options:
                 params.extend((json_path, value))
-        sql = f"SELECT {_COLUMNS} FROM runs"
+        sql = f"SELECT {self._select} FROM runs"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        rows = self._db.execute(sql + " ORDER BY key", params).fetchall()
-        return [self._record(r) for r in rows]
+        try:
+            rows = self._db.execute(sql + " ORDER BY key", params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "malformed JSON" not in str(exc):
+                raise
+            # a spec that is not JSON stops json_extract: filter here instead, row by row
+            rows = self._db.execute(f"SELECT {self._select} FROM runs ORDER BY key").fetchall()
+            records = [r for r in map(self._record, rows) if r is not None]
+            return [r for r in records if _matches(r, status, where or {})]
+        return [r for r in map(self._record, rows) if r is not None]
 
-    @staticmethod
-    def _record(row: tuple) -> RunRecord:
-        key, spec, result, meta, status, error, created = row
-        return RunRecord(key, json.loads(spec), json.loads(result), json.loads(meta),
-                         status, error, created)
+    def _record(self, row: tuple) -> RunRecord | None:
+        record, problem = parse_row(row)
+        if problem and problem not in self.skipped:
+            self.skipped.append(problem)
+        return record
 
     # -- writing -----------------------------------------------------------
 
@@ -314,53 +361,15 @@ class Store:
                 db.execute("ROLLBACK")
             raise
 
-    # -- export ------------------------------------------------------------
+    # -- export (suite/export.py) --------------------------------------------
 
     def _records(self, records: Iterable[RunRecord] | None) -> list[RunRecord]:
         return self.query(status=None) if records is None else list(records)
 
-    def export_jsonl(self, path: str | os.PathLike,
-                     records: Iterable[RunRecord] | None = None) -> int:
+    def export_jsonl(self, path: str | os.PathLike, records: Iterable[RunRecord] | None = None) -> int:
         """Write one JSON object per record (all rows by default); return the count."""
-        rows = self._records(records)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write(_to_json({"key": r.key, "status": r.status, "error": r.error,
-                                   "created": r.created, "spec": r.spec,
-                                   "result": r.result, "meta": r.meta}) + "\n")
-        return len(rows)
+        return export_jsonl(path, self._records(records))
 
-    def export_csv(self, path: str | os.PathLike,
-                   records: Iterable[RunRecord] | None = None) -> int:
-        """Write a flat CSV (all rows by default); return the count.
-
-        Columns: key, status, error, created, then sorted ``spec.*``,
-        ``result.*`` and ``meta.*`` columns.  Nested dicts become dotted
-        columns; lists and empty dicts are JSON-encoded; None is empty.
-        """
-        rows = self._records(records)
-        flat_rows = []
-        groups: dict[str, set[str]] = {"spec": set(), "result": set(), "meta": set()}
-        for r in rows:
-            flat: dict[str, object] = {"key": r.key, "status": r.status,
-                                       "error": r.error, "created": r.created}
-            for group in groups:
-                part: dict[str, object] = {}
-                _flatten(group, getattr(r, group), part)
-                part.pop(group, None)  # an empty top-level dict adds no column
-                groups[group].update(part)
-                flat.update(part)
-            flat_rows.append(flat)
-        columns = ["key", "status", "error", "created"]
-        for group in groups:
-            columns += sorted(groups[group])
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, restval="")
-            writer.writeheader()
-            for flat in flat_rows:
-                writer.writerow({k: "" if v is None else v for k, v in flat.items()})
-        return len(rows)
+    def export_csv(self, path: str | os.PathLike, records: Iterable[RunRecord] | None = None) -> int:
+        """Write a flat CSV (all rows by default); return the count (columns: suite/export.py)."""
+        return export_csv(path, self._records(records))

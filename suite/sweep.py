@@ -118,6 +118,11 @@ def check_specs(specs: Iterable[RunSpec], *, devices: bool = True) -> list[RunSp
         unique.setdefault(spec.key, spec)
     for device in sorted({spec.device for spec in unique.values()}) if devices else ():
         resolve_device(device)  # e.g. cuda asked for but absent
+    if devices:  # about to train: every run within the size limits, or none starts
+        from .limits import check_run
+
+        for spec in unique.values():
+            check_run(spec)
     return list(unique.values())
 
 

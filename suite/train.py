@@ -16,6 +16,7 @@ from .engine.protocol import EvalPoint, RunResult
 from .engine.single import run_single
 from .engine.stacked import run_batch
 from .engine.stacked_model import supports_class
+from .limits import check_run
 from .models import RecurrentModel
 from .specs import RunSpec
 
@@ -25,8 +26,10 @@ def run(spec: RunSpec, model: RecurrentModel | None = None) -> RunResult:
 
     `model`, when given (one built with `make_model` so that the caller can probe it afterwards,
     or a user's model that replaces the spec's architecture), is trained in place. A model whose
-    class the stacked trainer cannot hold trains in the per-run loop.
+    class the stacked trainer cannot hold trains in the per-run loop. A spec beyond the size
+    limits (suite.limits) raises SizeError before anything is allocated.
     """
+    check_run(spec)
     if trainer_of(spec) == STACKED_TRAINER and (model is None or supports_class(type(model))):
         return run_batch([spec], None if model is None else [model])[0]
     return run_single(spec, model)

@@ -33,7 +33,7 @@ def task_option_names(name: str) -> list[str]:
 
 
 def task_class(name: str) -> type[Task]:
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {name!r}")
     return TASKS[name]
 

@@ -104,7 +104,7 @@ def test_report_results_and_claims_json_are_accepted(tmp_path, base):
     (None, "no file or directory"),
     ("not json", "is not JSON"),
     ('{"schema": "other/1"}', "has schema 'other/1'"),
-    ('[{"value": 1}]', "without claim_id and verdict"),
+    ('[{"value": 1}]', "claim_id must be a non-empty string"),
 ])
 def test_unreadable_verdict_files_are_named(tmp_path, content, message):
     path = tmp_path / "v.json"

@@ -116,3 +116,20 @@ def test_a_run_solved_after_the_budget_is_unsolved_at_it():
         result.at_budget(25)
     with pytest.raises(ValueError, match="budget must be a positive number of steps"):
         result.at_budget(0)
+
+
+def test_a_finite_loss_far_beyond_the_baseline_is_divergence():
+    from suite.engine.protocol import RunLog, divergence_limit
+
+    task = TaskSpec("delayed_recall", 5).build()
+    limit = divergence_limit(task.baseline_loss)
+    assert limit == pytest.approx(1e6 * math.log(8))
+    log = RunLog(TINY, task, num_parameters=1)
+    assert log.step(1, 0.9 * limit, 1.0) and not log.result.diverged  # large, but training
+    assert not log.step(2, 1e30, 1.0)  # finite, yet blown up: ends the run like NaN would
+    assert log.result.diverged and log.result.diverged_at == 2
+    log = RunLog(TINY, task, num_parameters=1)
+    assert log.evaluation(0, 1e30, 0.1) and log.result.diverged and log.result.diverged_at == 0
+    # a tiny memoryless loss (copy over all steps at a long gap) still gets the absolute floor
+    assert divergence_limit(TaskSpec("copy", 1000).build().baseline_loss) == 1e6
+

@@ -13,6 +13,7 @@ from .common import (
     parse_option,
     store_path,
 )
+from .outputs import writable_file
 from .registry import UsageError, subcommand
 
 
@@ -65,6 +66,8 @@ def cmd_check(args) -> int:
     for text in args.expect:
         parse_expectation(text, battery)
     options = dict(parse_option(o) for o in args.arch_option)
+    if not args.no_train:
+        writable_file(store_path(args), "store")
     set_threads(args.threads)
     log = None if args.json else (lambda text: print(f"[check] {text}", file=sys.stderr, flush=True))
     with open_store(store_path(args)) as store:
@@ -94,8 +97,10 @@ def cmd_compare(args) -> int:
 
     from ..regression import DEFAULT_RTOL, compare, load_verdicts, write_baseline
 
-    new = load_verdicts(args.new, device=args.device)
     base_path = Path(args.base)
+    if args.update:
+        writable_file(base_path, "base")
+    new = load_verdicts(args.new, device=args.device)
     if args.update and not base_path.exists():
         write_baseline(new, base_path)
         print(f"baseline written: {base_path} ({len(new.verdicts)} claims, {new.profile} profile)")

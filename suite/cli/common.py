@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 
 from tasks import TASKS
 
@@ -20,8 +21,14 @@ def parse_option(text: str) -> tuple[str, object]:
     key, raw = text.split("=", 1)
     try:
         value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         value = raw
+    if isinstance(value, float) and not math.isfinite(value):
+        value = raw  # 1e999: the text, as for any other value that is not a literal
+    if not (value is None or isinstance(value, (str, bool, int, float))):
+        raise UsageError(f"option {key.strip()!r} takes a string, number, True, False or None, got {raw!r}")
+    if not key.strip():
+        raise UsageError(f"options take the form key=value with a non-empty key, got {text!r}")
     return key.strip(), value
 
 
@@ -109,13 +116,23 @@ def store_path(args):
 
 
 def open_store(path, *, must_exist: bool = False):
-    """The Store at `path`; a foreign or corrupt file is a UsageError (exit 2), left untouched."""
+    """The Store at `path`; a foreign or corrupt file is a UsageError (exit 2), left untouched.
+    `must_exist`: only read it (read-only, so that a store on read-only media can be read)."""
     from ..store import Store, StoreError
 
     if must_exist and not path.exists():
         raise UsageError(f"store: no results store at {str(path)!r} (a sweep creates one)")
     try:
-        return Store(path)
+        return Store(path, readonly=must_exist)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+
+
+def warn_skipped(command: str, store) -> None:
+    """One line on stderr when reading skipped malformed rows (suite/store_rows.py)."""
+    import sys
+
+    if store.skipped:
+        print(f"vgsuite {command}: warning: skipped {len(store.skipped)} malformed row(s) of {str(store.path)!r} "
+              f"(first: {store.skipped[0]})", file=sys.stderr)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1  # an OS error during the work (disk full), a failed run or check
 SUBCOMMANDS: dict[str, tuple] = {}  # name -> (help, handler); filled by `subcommand`
 
 

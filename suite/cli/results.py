@@ -18,7 +18,9 @@ from .common import (
     open_store,
     parse_option,
     store_path,
+    warn_skipped,
 )
+from .outputs import writable_file
 from .registry import UsageError, subcommand
 
 #: shared flags whose defaults come from --profile unless given explicitly
@@ -80,10 +82,12 @@ def cmd_sweep(args) -> int:
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"threads must be an integer >= 1, got {args.threads}")
     path = store_path(args)
+    if not args.dry_run:
+        writable_file(path, "store")  # before any training
     if args.dry_run:
         done = set()
         if path.exists():
-            with open_store(path) as store:
+            with open_store(path, must_exist=True) as store:
                 done = store.keys("ok")
         todo = sum(spec.key not in done for spec in specs)
         print(f"{len(specs)} runs in the grid, {len(specs) - todo} already stored in {path}, {todo} to run")
@@ -119,7 +123,8 @@ def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def stored_records(args) -> list:
-    """The store's records that pass the filter flags, ordered for reading."""
+    """The store's well-formed records that pass the filter flags, ordered for reading."""
+    from ..store_rows import run_problem
     from ..sweep import mitigations
 
     where = {}
@@ -129,6 +134,12 @@ def stored_records(args) -> list:
             where[path] = values
     with open_store(store_path(args), must_exist=True) as store:
         records = store.query(where, status=None if args.status == "all" else args.status)
+        for record in records:
+            problem = run_problem(record)
+            if problem:
+                store.skipped.append(problem)
+        records = [r for r in records if run_problem(r) is None]
+        warn_skipped(args.command, store)
     return sorted(records, key=lambda r: (r.spec["task"]["name"], r.spec["task"]["gap"],
                                           r.spec["arch"]["name"], mitigations(r.spec),
                                           r.spec["seed"], r.key))
@@ -191,8 +202,9 @@ def cmd_export(args) -> int:
         raise UsageError(f"format must be jsonl or csv; give --format (cannot tell from {args.out!r})")
     if out.exists() and out.resolve() == store_path(args).resolve():
         raise UsageError(f"out {args.out!r} is the results store itself; choose another file")
+    writable_file(out, "out")
     records = stored_records(args)
-    with open_store(store_path(args)) as store:
+    with open_store(store_path(args), must_exist=True) as store:
         count = (store.export_jsonl if fmt == "jsonl" else store.export_csv)(out, records)
     if args.json:
         print(json.dumps({"count": count, "format": fmt, "out": str(out)}, sort_keys=True))

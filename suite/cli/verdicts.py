@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .common import (
     add_store_argument,
@@ -12,6 +13,7 @@ from .common import (
     open_store,
     store_path,
 )
+from .outputs import writable_dir, writable_file
 from .registry import UsageError, subcommand
 
 
@@ -39,10 +41,15 @@ def claims_context(args):
     resolve_device(args.device)
     set_threads(args.threads)
     path = store_path(args)
+    cache = Path(args.cache) if args.cache else path.parent / "cache.json"
+    if getattr(args, "out", None) is not None:
+        writable_dir(args.out, "out")  # the report's folder, before any training
+    writable_file(path, "store")
+    writable_file(cache, "cache")
     store = open_store(path)
     context = Context(profile=args.profile, device=args.device, master_seed=args.master_seed,
                       store=store, workers=args.workers)
-    return context, (args.cache or path.parent / "cache.json")
+    return context, cache
 
 
 def selected_claims(args) -> list:

@@ -12,8 +12,13 @@ for every architecture and mitigation:
 * every `eval_every` steps, at step 0 and at the last step the model is scored on a held-out set
   drawn once from its own generator (`eval_seed()`, the task's alone: every run sees the same
   examples); the record keeps the mean training loss and gradient norm of each interval;
-* a non-finite training loss or gradient norm ends the run as diverged at that step (the step is
-  not taken); a non-finite evaluation ends it as diverged at that evaluation; it never raises;
+* a training loss or gradient norm that is non-finite, or a loss beyond `divergence_limit` (a
+  million times the task's memoryless baseline loss, and at least a million), ends the run as
+  diverged at that step (the step is not taken); such an evaluation ends it as diverged at that
+  evaluation; it never raises. The finite bound catches a learning rate that blows the loss up
+  to 1e30 without overflowing, and stays far from runs that recover: M2's exploding arm (rnn-relu
+  identity x1.1, SGD) peaks at a step loss of 1,670 (800 times ln 8) and then trains on, which
+  a bound of 1000 times the baseline would have cut short;
 * with `early_stop` the run ends at the first evaluation that meets the task's solved criterion;
   otherwise it runs its budget and `steps_to_solve` still records that first evaluation.
 """
@@ -24,6 +29,14 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from ..specs import TrainSpec, json_ready
+
+#: a finite loss above DIVERGENCE_FACTOR x max(baseline loss, 1) is divergence, as NaN and inf are
+DIVERGENCE_FACTOR = 1e6
+
+
+def divergence_limit(baseline_loss: float) -> float:
+    """The largest loss a run may reach and still count as training (see the module docstring)."""
+    return DIVERGENCE_FACTOR * max(baseline_loss, 1.0)
 
 
 @dataclass
@@ -108,11 +121,12 @@ class RunLog:
         )
         self._losses: list[float] = []
         self._norms: list[float] = []
+        self._limit = divergence_limit(task.baseline_loss)
 
     def step(self, step: int, loss: float, grad_norm: float) -> bool:
         """Record training step `step`; False when it diverged (the run ends, the step is not taken)."""
         self.result.steps_run = step
-        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)) or loss > self._limit:
             self.result.diverged, self.result.diverged_at = True, step
             return False
         self._losses.append(loss)
@@ -132,7 +146,7 @@ class RunLog:
             result.train_loss.append(sum(self._losses) / len(self._losses))
             result.grad_norm.append(sum(self._norms) / len(self._norms))
             self._losses.clear(), self._norms.clear()
-        if not (math.isfinite(loss) and math.isfinite(metric)):
+        if not (math.isfinite(loss) and math.isfinite(metric)) or loss > self._limit:
             result.diverged, result.diverged_at = True, step
             return True
         if self.task.is_solved(metric) and not result.solved:
@@ -148,7 +162,8 @@ class RunLog:
         twin.train, twin.task = self.train, self.task
         twin.result = RunResult.from_dict(asdict(self.result))
         twin._losses, twin._norms = list(self._losses), list(self._norms)
+        twin._limit = self._limit
         return twin
 
 
-__all__ = ["EvalPoint", "RunLog", "RunResult"]
+__all__ = ["DIVERGENCE_FACTOR", "EvalPoint", "RunLog", "RunResult", "divergence_limit"]

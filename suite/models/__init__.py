@@ -15,9 +15,19 @@ from .base import RecurrentModel, State
 from .plugins import register_architecture, resolve
 from .registry import ARCHITECTURES, Architecture
 
+#: what make_model reads from an ArchSpec
+ARCH_FIELDS = ("name", "hidden", "layers", "init", "init_gain", "forget_bias", "options")
+
 
 def make_model(arch, input_size: int, output_size: int, seed: int) -> RecurrentModel:
     """Build `arch` (an ArchSpec) with its mitigations applied; weights depend only on `seed`."""
+    # duck-typed (suite.specs imports this package, so it cannot import ArchSpec back)
+    if not all(hasattr(arch, f) for f in ARCH_FIELDS):
+        raise TypeError(f"arch must be an ArchSpec, got {type(arch).__name__} {arch!r}")
+    for name, value, low in (("input_size", input_size, 1), ("output_size", output_size, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value < 2**63:
+            raise ValueError(f"{name} must be an integer in [{low}, 2**63), got {value!r}")
+
     entry = architecture(arch.name)
     init = entry.defining_init or arch.init
     with torch.random.fork_rng(devices=[]):

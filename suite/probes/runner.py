@@ -45,7 +45,11 @@ def probe(
     model: RecurrentModel | None = None,
 ) -> ProbeResult:
     """Build (or take) the model for (task, arch, seed), train it first if `train` is given
-    (through `suite.train.run`, in place), then measure its gradient profile and saliency."""
+    (through `suite.train.run`, in place), then measure its gradient profile and saliency.
+    A probe beyond the size limits (suite.limits) raises SizeError before anything is built."""
+    from ..limits import check_probe
+
+    check_probe(arch, task_spec, batch)
     if model is None:
         model = build_model(arch, task_spec, seed, device)
     training = None
