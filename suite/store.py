@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .export import export_csv, export_jsonl
-from .store_rows import STATUSES, RunRecord, _to_json, missing_columns, parse_row, select_columns
+from .store_rows import COLUMNS, STATUSES, RunRecord, _to_json, missing_columns, parse_row, select_columns
 
 DEFAULT_PATH = ".vgsuite/results.sqlite"
 ENV_VAR = "VGSUITE_STORE"
@@ -270,15 +270,16 @@ class Store:
         return self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
 
     def has(self, key: str) -> bool:
-        """True if ``key`` has a successful ("ok") result."""
-        row = self._db.execute(
-            "SELECT 1 FROM runs WHERE key = ? AND status = 'ok'", (key,)).fetchone()
-        return row is not None
+        """True if ``key`` has a successful ("ok") result that reads back (a malformed row does not
+        count: a sweep trains the run again and `put` replaces the row)."""
+        record = self.get(key)
+        return record is not None and record.status == "ok"
 
     def keys(self, status: str | None = "ok") -> set[str]:
-        if status is None:
-            return {r[0] for r in self._db.execute("SELECT key FROM runs")}
-        return {r[0] for r in self._db.execute("SELECT key FROM runs WHERE status = ?", (status,))}
+        """The keys of the rows of `status` (None: any) that read back; malformed rows are left out."""
+        clause, params = ("", ()) if status is None else (" WHERE status = ?", (status,))
+        rows = self._db.execute(f"SELECT {self._select} FROM runs{clause}", params)
+        return {record.key for record in map(self._record, rows) if record is not None}
 
     def get(self, key: str) -> RunRecord | None:
         """The record of `key`; None when absent or malformed (then named in `skipped`)."""
@@ -348,8 +349,8 @@ class Store:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute("SELECT status FROM runs WHERE key = ?", (key,)).fetchone()
-            if row is not None and row[0] == "ok":
+            row = db.execute(f"SELECT {self._select} FROM runs WHERE key = ?", (key,)).fetchone()
+            if row is not None and row[COLUMNS.index("status")] == "ok" and parse_row(row)[0] is not None:
                 db.execute("ROLLBACK")
                 return False
             db.execute(f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -112,3 +112,18 @@ def test_a_store_on_read_only_media_can_be_read(tmp_path):
         folder.chmod(0o755)
     assert_clean(code, lines, allowed=(0,))
     assert [r["key"] for r in json.loads(out)] == ["good"] and _digest(path) == before
+
+
+def test_a_malformed_ok_row_is_not_done_and_the_next_result_replaces_it(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with Store(path) as store:
+        store.put("good", SPEC, RESULT, {})
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO runs VALUES ('bad', ?, '{not json', '{}', 'ok', NULL, '2026')", (json.dumps(SPEC),))
+    conn.close()
+    with Store(path) as store:
+        assert store.has("good") and not store.has("bad")
+        assert store.keys() == {"good"}          # a sweep sees 'bad' as pending and trains it again
+        assert store.put("bad", SPEC, RESULT, {})  # ...and its result replaces the unreadable row
+        assert store.has("bad") and store.get("bad").result == RESULT
+        assert not store.put("good", SPEC, {**RESULT, "wall_s": 9.0}, {})  # a readable ok row still wins
