@@ -105,6 +105,7 @@ def test_a_failed_build_warns_once_and_the_python_loops_serve(monkeypatch):
     monkeypatch.setenv("VGSUITE_NATIVE", "1")
     native._build.cache_clear()
     monkeypatch.setattr(cpp_extension, "load", broken)
+    monkeypatch.setattr(native, "_load_built", lambda name: False)  # no finished build to load
     try:
         with pytest.warns(RuntimeWarning, match="Python loops.*no compiler here"):
             assert native.loops(torch.zeros(1)) is None
@@ -130,3 +131,29 @@ def test_the_result_cache_fingerprints_the_cpp_source(tmp_path, monkeypatch):
     cache.code_fingerprint.cache_clear()
     assert cache.code_fingerprint(("pkg",)) != before
     cache.code_fingerprint.cache_clear()
+
+
+def test_a_build_lock_left_by_a_killed_build_is_removed_not_waited_on(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import torch.utils.cpp_extension as cpp
+
+    monkeypatch.setattr(cpp, "_get_build_directory", lambda name, verbose: str(tmp_path))
+    lock = tmp_path / "lock"
+    lock.write_text("")
+    assert native._load_built("vgsuite_native_test") is False and lock.exists()  # a live build: wait
+    old = time.time() - native.STALE_LOCK_S - 60
+    os.utime(lock, (old, old))
+    with pytest.warns(RuntimeWarning, match="removing a build lock"):
+        assert native._load_built("vgsuite_native_test") is False  # rebuild, never wait forever
+    assert not lock.exists()
+    assert native._load_built("vgsuite_native_test") is False  # nothing built there yet
+
+
+@pytest.mark.skipif(not native.available(), reason="no C++ toolchain")
+def test_a_finished_build_is_loaded_without_the_lock():
+    import hashlib
+
+    digest = hashlib.sha256(native.SOURCE.read_bytes() + torch.__version__.encode()).hexdigest()[:12]
+    assert native._load_built(f"vgsuite_native_{digest}") is True

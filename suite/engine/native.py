@@ -12,7 +12,9 @@ forward loop of one network 5.4 -> 3.4 ms, of 8 stacked networks 23.6 -> 16.9 ms
 `loops()` compiles the extension with torch.utils.cpp_extension (a C++ compiler and ninja are
 needed; about 15 s once per machine and source version, cached under TORCH_EXTENSIONS_DIR) and
 returns its ops, or None where it can't be built, with one warning: everything then runs the
-Python loops. CPU tensors only (on CUDA the Python loops launch the same kernels asynchronously).
+Python loops. A library an earlier process built is loaded directly; a build lock left by a killed
+build is removed once it is 10 minutes old, so a kill during the build cannot hang later runs.
+CPU tensors only (on CUDA the Python loops launch the same kernels asynchronously).
 VGSUITE_NATIVE=0 turns the compiled loops off.
 """
 
@@ -22,6 +24,7 @@ import hashlib
 import os
 import shutil
 import sys
+import time
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +34,8 @@ from torch import Tensor
 
 SOURCE = Path(__file__).with_name("native_loops.cpp")
 PLAIN_KINDS = {"tanh": 0, "sigmoid": 1, "relu": 2}  # the enum Plain in native_loops.cpp
+#: a build takes ~15 s (a minute on a busy machine): a lock this old was left by a killed build
+STALE_LOCK_S = 600
 
 
 def enabled() -> bool:
@@ -51,14 +56,41 @@ def _build():
         # build; -fopenmp: at::parallel_for is inline in the headers and runs serially without
         # it (the OpenMP runtime itself is the one torch has already loaded)
         digest = hashlib.sha256(SOURCE.read_bytes() + torch.__version__.encode()).hexdigest()[:12]
-        load(name=f"vgsuite_native_{digest}", sources=[str(SOURCE)], extra_cflags=["-O2", "-fopenmp"],
-             is_python_module=False, verbose=False)
+        name = f"vgsuite_native_{digest}"
+        if not _load_built(name):
+            load(name=name, sources=[str(SOURCE)], extra_cflags=["-O2", "-fopenmp"],
+                 is_python_module=False, verbose=False)
         return torch.ops.vgsuite_native
     except Exception as error:  # no compiler, no ninja, a failed build: the Python loops serve
         lines = str(error).strip().splitlines()
         warnings.warn(f"vgsuite: the compiled loops are unavailable, using the Python loops (same numbers, "
                       f"slower): {type(error).__name__}: {lines[-1] if lines else ''}", RuntimeWarning, stacklevel=3)
         return None
+
+
+def _load_built(name: str) -> bool:
+    """Load an extension some earlier process finished building, without torch's build lock; True
+    when loaded. A lock left by a build that was killed (a process never releases it, and every
+    later build would wait on it forever) is removed once it is STALE_LOCK_S old, with a warning."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        folder = Path(_get_build_directory(name, verbose=False))
+    except Exception:  # a torch without the helper: torch's own load() decides
+        return False
+    library, lock = folder / f"{name}.so", folder / "lock"
+    if lock.exists():
+        age = time.time() - lock.stat().st_mtime
+        if age < STALE_LOCK_S:
+            return False  # a build is under way: load() waits for it
+        warnings.warn(f"vgsuite: removing a build lock {age:.0f} s old (a killed build): {lock}",
+                      RuntimeWarning, stacklevel=4)
+        lock.unlink(missing_ok=True)
+        return False  # its half-built library is not trusted: build again
+    if not library.exists():
+        return False
+    torch.ops.load_library(str(library))
+    return True
 
 
 def loops(like: Tensor):
