@@ -43,6 +43,7 @@ import importlib.util
 import inspect
 import os
 import sys
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -238,8 +239,7 @@ def register_architecture(name: str, summary: str | None = None):
     def register(obj):
         arch = as_architecture(obj, name, "registered")
         if summary:
-            arch = type(arch)(arch.build, summary, arch.defining_init, arch.zero_recurrent_bias,
-                              arch.origin, arch.source)
+            arch = replace(arch, summary=summary)
         PLUGINS[name] = arch
         module = getattr(obj, "__module__", None)
         # a module loaded from a file path ("vgsuite_user_...") or run as a script has no importable name

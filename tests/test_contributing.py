@@ -1,0 +1,47 @@
+"""CONTRIBUTING.md's promises, tested: a mitigation of one architecture is one option of its
+constructor (registered in one place) and then reaches the spec, its key, the trained run and every
+label without touching any other file."""
+
+from __future__ import annotations
+
+import torch
+
+from suite.claims.ladders import Arm, mitigation_label
+from suite.figures import arm_label
+from suite.models import make_model, register_architecture
+from suite.models.gated import LSTM
+from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
+from suite.train import run
+
+
+@register_architecture("lstm-damped", summary="LSTM whose recurrent weights start scaled (a throwaway mitigation)")
+class DampedLSTM(LSTM):
+    """A throwaway mitigation: the `damp` option scales every W_hh at construction."""
+
+    def __init__(self, input_size, output_size, hidden_size, num_layers=1, damp: float = 1.0):
+        super().__init__(input_size, output_size, hidden_size, num_layers)
+        with torch.no_grad():
+            for weight, _ in self.recurrent_weights():
+                weight.mul_(damp)
+
+
+def test_a_throwaway_mitigation_registered_in_one_place_reaches_spec_run_and_labels():
+    plain = ArchSpec("lstm-damped", hidden=4)
+    damped = ArchSpec("lstm-damped", hidden=4, options={"damp": 0.5})
+    a, b = make_model(plain, 3, 2, seed=0), make_model(damped, 3, 2, seed=0)
+    torch.testing.assert_close(b.recurrent_weights()[0][0], 0.5 * a.recurrent_weights()[0][0])  # it acts
+    train = TrainSpec(steps=4, batch_size=4, eval_every=2, eval_size=8)
+    spec = RunSpec(TaskSpec("delayed_recall", 3), damped, train, seed=0)
+    assert spec.key != RunSpec(TaskSpec("delayed_recall", 3), plain, train, seed=0).key
+    result = run(spec)
+    assert result.steps_run == 4 and not result.diverged
+    assert "damp=0.5" in arm_label(spec.to_dict())
+    assert "damp=0.5" in mitigation_label(Arm("lstm damped", "delayed_recall", damped, train, (3,)))
+
+
+def test_a_summary_given_at_registration_keeps_the_rest_of_the_entry():
+    from suite.models import architecture
+
+    entry = architecture("lstm-damped")
+    assert entry.summary.startswith("LSTM whose recurrent weights") and entry.origin == "registered"
+    assert entry.stackable is False and entry.alone_on_cpu is False
