@@ -35,6 +35,7 @@ the ladder is a lower bound (the top rung).
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,19 +44,22 @@ import numpy as np
 
 from . import stats
 from .battery import BASELINES, Battery, make_battery
+from .cache import ResultCache
 from .contract import CheckResult, run_contract
 from .expectations import Expectation, ExpectationError, parse_expectation
 from .models import architecture
 from .models.plugins import SOURCE_OPTION
+from .probes import build_model, decay_rate, gradient_profile, input_saliency, mean_ci, memory_horizon, probe_batch
 from .profiles import task_options
 from .specs import ArchSpec, RunSpec, TaskSpec, replicate_seeds
+from .store import Store
+from .sweep import ensure_runs, load_results
 
 SCHEMA = "vgsuite-check/1"
 CRITICAL_FRACTION = 0.8
 # -- measuring -------------------------------------------------------------------------------------
 
 def _probe(arch: ArchSpec, task: str, battery: Battery, device: str) -> dict:
-    from .probes import build_model, decay_rate, gradient_profile, input_saliency, mean_ci, memory_horizon, probe_batch
 
     task_spec = TaskSpec(task, battery.probe_gap, task_options(task))
     built = task_spec.build()
@@ -106,7 +110,6 @@ def _probe_cached(arch: ArchSpec, task: str, battery: Battery, device: str, cach
 def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: str, workers: int,
                    progress) -> tuple[dict, dict]:
     """label -> task -> critical-gap entry; and label -> error for runs that failed."""
-    from .sweep import ensure_runs, load_results
 
     out = {label: {} for label in arms}
     errors: dict[str, str] = {}
@@ -283,10 +286,7 @@ def short_label(name: str) -> str:
 def run_check(name: str, battery: Battery, *, options: dict | None = None, expect=(), store=None,
               cache=None, device: str = "cpu", workers: int = 1, progress=None, log=None) -> CheckReport:
     """Run the battery on architecture `name`. `store` is a Store or a path (None: a temporary one)."""
-    import tempfile
 
-    from .cache import ResultCache
-    from .store import Store
 
     started = time.perf_counter()
     entry = architecture(name)  # named errors for names that do not resolve

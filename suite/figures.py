@@ -23,6 +23,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .cache import ResultCache
+from .probes import probe
 from .profiles import profile as get_profile
 from .profiles import task_options
 from .specs import ArchSpec, TaskSpec, replicate_seeds
@@ -53,7 +54,6 @@ PANEL_ARCHS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "irnn", "lstm", "gru", "re
 
 
 def _probe_arm(fields: dict, task: str, settings: dict, master_seed: int, saliency: bool) -> dict:
-    from .probes import probe
 
     arch = ArchSpec(**{"hidden": settings["hidden"], **fields})
     task_spec = TaskSpec(task, settings["gap"], task_options(task))

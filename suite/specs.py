@@ -18,6 +18,7 @@ The device is part of the key but not of any seed, so CPU and CUDA runs start id
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import re
@@ -28,6 +29,7 @@ from tasks import Task, make_task
 
 from .mitigations import CLIP_MODES, INITS
 from .models import architecture
+from .models.plugins import SOURCE_OPTION
 
 #: Bump when a change alters what a stored run means (training loop, criteria, data layout).
 PROTOCOL_VERSION = 1
@@ -39,7 +41,6 @@ DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
 
 def arch_option_names(arch) -> set[str] | None:
     """The keyword options an architecture's builder accepts (None: any, a **options builder)."""
-    import inspect
     from functools import partial
 
     try:
@@ -48,7 +49,6 @@ def arch_option_names(arch) -> set[str] | None:
         return None
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return None
-    from .models.plugins import SOURCE_OPTION
 
     bound = set(arch.build.keywords) if isinstance(arch.build, partial) else set()
     fixed = {"input_size", "output_size", "hidden_size", "num_layers", "self"}

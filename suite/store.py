@@ -38,7 +38,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .export import export_csv, export_jsonl
-from .store_rows import COLUMNS, STATUSES, RunRecord, _to_json, missing_columns, parse_row, select_columns
+from .store_rows import (
+    COLUMNS,
+    OPTIONAL_COLUMNS,
+    STATUSES,
+    RunRecord,
+    _to_json,
+    missing_columns,
+    parse_row,
+    select_columns,
+)
 
 DEFAULT_PATH = ".vgsuite/results.sqlite"
 ENV_VAR = "VGSUITE_STORE"
@@ -189,7 +198,6 @@ class Store:
         _, optional = missing_columns(_runs_columns(conn))
         if not optional:
             return
-        from .store_rows import OPTIONAL_COLUMNS
 
         conn.execute("BEGIN IMMEDIATE")
         try:

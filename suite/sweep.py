@@ -53,6 +53,7 @@ from . import train as training  # looked up at call time, so tests can patch su
 from .engine import groups, stacked  # looked up at call time, like training
 from .engine.protocol import RunResult
 from .environment import metadata, resolve_device, set_threads
+from .limits import check_run
 from .profiles import Profile
 from .profiles import profile as get_profile
 from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec, replicate_seeds
@@ -119,7 +120,6 @@ def check_specs(specs: Iterable[RunSpec], *, devices: bool = True) -> list[RunSp
     for device in sorted({spec.device for spec in unique.values()}) if devices else ():
         resolve_device(device)  # e.g. cuda asked for but absent
     if devices:  # about to train: every run within the size limits, or none starts
-        from .limits import check_run
 
         for spec in unique.values():
             check_run(spec)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from ..cache import ResultCache
 from ..stats import holm
+from ..sweep import ensure_runs
 from . import CLAIMS
 from .base import Claim, Context, Verdict
 from .priors import Prior, agreement, prior_of
@@ -64,7 +65,6 @@ def evaluate(
     if context.store is not None:
         specs = planned_runs(context, claims)
         if specs:
-            from ..sweep import ensure_runs
 
             ensure_runs(specs, context.store, workers=context.workers, progress=progress)
     verdicts = []

@@ -43,6 +43,8 @@ import numpy as np
 from .. import stats
 from ..engine.protocol import RunResult
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
+from ..store import Store
+from ..sweep import ensure_runs, load_results
 from .base import Context
 
 CRITICAL_FRACTION = 0.8   # a gap is "solved" by an arm when >= 80 % of its seeds solve it
@@ -109,8 +111,6 @@ def fetch(context: Context, specs: list[RunSpec]) -> dict[str, RunResult]:
     checks the store again before every run. The order sets only which group trains first: the
     groups themselves, and so every result, are decided by the specs (suite.sweep.group_runs).
     """
-    from ..store import Store
-    from ..sweep import ensure_runs, load_results
 
     order = list(specs)
     random.Random(os.getpid()).shuffle(order)

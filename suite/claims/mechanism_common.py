@@ -32,6 +32,7 @@ from ..probes import (
 )
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from ..stats import mann_whitney_greater
+from ..train import run
 from .base import Verdict
 
 ALPHA = 0.05
@@ -56,7 +57,6 @@ def arm_label(arch: ArchSpec, trained: bool = False) -> str:
 
 def train_model(model, arch: ArchSpec, task: TaskSpec, train: TrainSpec, seed: int, device: str) -> dict:
     """Train `model` in place through suite.train.run; returns what the table records."""
-    from ..train import run
 
     result = run(RunSpec(task=task, arch=arch, train=train, seed=seed, device=device), model=model)
     return {"steps_run": result.steps_run, "solved": result.solved, "diverged": result.diverged,
