@@ -4,17 +4,19 @@ label without touching any other file."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from suite.claims.ladders import Arm, mitigation_label
 from suite.figures import arm_label
-from suite.models import make_model, register_architecture
+from suite.models import architecture, make_model, plugins, register_architecture
 from suite.models.gated import LSTM
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from suite.train import run
 
+SUMMARY = "LSTM whose recurrent weights start scaled (a throwaway mitigation)"
 
-@register_architecture("lstm-damped", summary="LSTM whose recurrent weights start scaled (a throwaway mitigation)")
+
 class DampedLSTM(LSTM):
     """A throwaway mitigation: the `damp` option scales every W_hh at construction."""
 
@@ -23,6 +25,15 @@ class DampedLSTM(LSTM):
         with torch.no_grad():
             for weight, _ in self.recurrent_weights():
                 weight.mul_(damp)
+
+
+@pytest.fixture(autouse=True)
+def registered(monkeypatch):
+    """Registers the throwaway cell for one test only: neither the registry nor $VGSUITE_PLUGINS
+    (which registration extends for spawned workers) outlives it."""
+    monkeypatch.setattr(plugins, "PLUGINS", {})
+    monkeypatch.setenv(plugins.PLUGINS_ENV, "")
+    register_architecture("lstm-damped", summary=SUMMARY)(DampedLSTM)
 
 
 def test_a_throwaway_mitigation_registered_in_one_place_reaches_spec_run_and_labels():
@@ -40,8 +51,6 @@ def test_a_throwaway_mitigation_registered_in_one_place_reaches_spec_run_and_lab
 
 
 def test_a_summary_given_at_registration_keeps_the_rest_of_the_entry():
-    from suite.models import architecture
-
     entry = architecture("lstm-damped")
-    assert entry.summary.startswith("LSTM whose recurrent weights") and entry.origin == "registered"
+    assert entry.summary == SUMMARY and entry.origin == "registered"
     assert entry.stackable is False and entry.alone_on_cpu is False
