@@ -60,7 +60,6 @@ CRITICAL_FRACTION = 0.8
 # -- measuring -------------------------------------------------------------------------------------
 
 def _probe(arch: ArchSpec, task: str, battery: Battery, device: str) -> dict:
-
     task_spec = TaskSpec(task, battery.probe_gap, task_options(task))
     built = task_spec.build()
     slopes, horizons, censored, notes = [], [], [], []
@@ -110,7 +109,6 @@ def _probe_cached(arch: ArchSpec, task: str, battery: Battery, device: str, cach
 def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: str, workers: int,
                    progress) -> tuple[dict, dict]:
     """label -> task -> critical-gap entry; and label -> error for runs that failed."""
-
     out = {label: {} for label in arms}
     errors: dict[str, str] = {}
     for task in battery.tasks:
@@ -286,8 +284,6 @@ def short_label(name: str) -> str:
 def run_check(name: str, battery: Battery, *, options: dict | None = None, expect=(), store=None,
               cache=None, device: str = "cpu", workers: int = 1, progress=None, log=None) -> CheckReport:
     """Run the battery on architecture `name`. `store` is a Store or a path (None: a temporary one)."""
-
-
     started = time.perf_counter()
     entry = architecture(name)  # named errors for names that do not resolve
     expectations = [parse_expectation(e, battery) for e in expect]

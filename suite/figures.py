@@ -54,7 +54,6 @@ PANEL_ARCHS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "irnn", "lstm", "gru", "re
 
 
 def _probe_arm(fields: dict, task: str, settings: dict, master_seed: int, saliency: bool) -> dict:
-
     arch = ArchSpec(**{"hidden": settings["hidden"], **fields})
     task_spec = TaskSpec(task, settings["gap"], task_options(task))
     seeds = replicate_seeds(master_seed, settings["seeds"])

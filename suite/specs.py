@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import partial
 
 from tasks import Task, make_task
 
@@ -41,15 +42,12 @@ DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
 
 def arch_option_names(arch) -> set[str] | None:
     """The keyword options an architecture's builder accepts (None: any, a **options builder)."""
-    from functools import partial
-
     try:
         params = inspect.signature(arch.build).parameters
     except (TypeError, ValueError):  # a builtin or C callable: let it judge its own options
         return None
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return None
-
     bound = set(arch.build.keywords) if isinstance(arch.build, partial) else set()
     fixed = {"input_size", "output_size", "hidden_size", "num_layers", "self"}
     names = {n for n, p in params.items() if n not in fixed | bound

@@ -198,7 +198,6 @@ class Store:
         _, optional = missing_columns(_runs_columns(conn))
         if not optional:
             return
-
         conn.execute("BEGIN IMMEDIATE")
         try:
             for column in missing_columns(_runs_columns(conn))[1]:  # again, under the lock

@@ -120,7 +120,6 @@ def check_specs(specs: Iterable[RunSpec], *, devices: bool = True) -> list[RunSp
     for device in sorted({spec.device for spec in unique.values()}) if devices else ():
         resolve_device(device)  # e.g. cuda asked for but absent
     if devices:  # about to train: every run within the size limits, or none starts
-
         for spec in unique.values():
             check_run(spec)
     return list(unique.values())

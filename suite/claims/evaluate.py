@@ -65,7 +65,6 @@ def evaluate(
     if context.store is not None:
         specs = planned_runs(context, claims)
         if specs:
-
             ensure_runs(specs, context.store, workers=context.workers, progress=progress)
     verdicts = []
     for claim in claims:

@@ -111,7 +111,6 @@ def fetch(context: Context, specs: list[RunSpec]) -> dict[str, RunResult]:
     checks the store again before every run. The order sets only which group trains first: the
     groups themselves, and so every result, are decided by the specs (suite.sweep.group_runs).
     """
-
     order = list(specs)
     random.Random(os.getpid()).shuffle(order)
     if context.store is not None:

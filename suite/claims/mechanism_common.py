@@ -57,7 +57,6 @@ def arm_label(arch: ArchSpec, trained: bool = False) -> str:
 
 def train_model(model, arch: ArchSpec, task: TaskSpec, train: TrainSpec, seed: int, device: str) -> dict:
     """Train `model` in place through suite.train.run; returns what the table records."""
-
     result = run(RunSpec(task=task, arch=arch, train=train, seed=seed, device=device), model=model)
     return {"steps_run": result.steps_run, "solved": result.solved, "diverged": result.diverged,
             "final_loss": result.final_loss, "final_metric": result.final_metric}
