@@ -101,6 +101,12 @@ class Profile:
     #: step budgets at which the learning verdicts are decided again, read off the same runs (each
     #: a multiple of train.eval_every, at most train.steps; report table T6)
     read_budgets: tuple[int, ...] = ()
+    #: seeds per (architecture, grid learning rate) of the tuning runs the report trains again and
+    #: shows beside the learning rates the claims use (table T7; suite/claims/learning_rates.py); 0: none
+    tuning_seeds: int = 0
+    #: (profile, master seed) under which the report decides every verdict again, on seeds that no
+    #: calibration used, and shows whether it is the same (table T1); None: no confirmation
+    confirmation: tuple[str, int] | None = None
     #: claim id -> the sizes of that mechanism claim (hidden, gap, seeds, batch and its own knobs)
     claim_settings: Mapping[str, Mapping] = field(default_factory=dict, compare=False)
 
@@ -124,6 +130,14 @@ class Profile:
             _check_ladder(name, gaps)
         if self.adding_ladder:
             _check_ladder("adding", self.adding_ladder)
+        if isinstance(self.tuning_seeds, bool) or not isinstance(self.tuning_seeds, int) or self.tuning_seeds < 0:
+            raise ValueError(f"tuning_seeds must be an integer >= 0, got {self.tuning_seeds!r}")
+        if self.confirmation is not None:
+            name, seed = self.confirmation
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 1:
+                raise ValueError(f"confirmation master seed must be an integer >= 1 (0 is the report's own), "
+                                 f"got {seed!r}")
+            object.__setattr__(self, "confirmation", (str(name), seed))
         object.__setattr__(self, "read_budgets", tuple(self.read_budgets))
         for steps in self.read_budgets:
             if steps % self.train.eval_every or not 0 < steps <= self.train.steps:
@@ -233,12 +247,24 @@ FULL = Profile(
                  "extended": (5, 10, 20, 40, 80, 160), "long": (5, 10, 20, 40, 80, 160, 320)},
     adding_ladder=(10, 20, 40, 80),
     read_budgets=(250, 500, 1000),
+    tuning_seeds=5,
+    confirmation=("quick", 1),
     probe=ProbeBudget(gap=300, hidden=64, seeds=5, batch=16),
     check=CheckBudget(tasks=("delayed_recall", "copy", "adding"), gaps=FULL_GAPS, seeds=10),
     claim_settings=FULL_CLAIMS,
 )
 
 PROFILES: dict[str, Profile] = {"quick": QUICK, "full": FULL}
+
+
+def _check_confirmations() -> None:
+    for p in PROFILES.values():
+        if p.confirmation is not None and p.confirmation[0] not in PROFILES:
+            raise ValueError(f"profile {p.name!r}: confirmation profile must be one of {sorted(PROFILES)}, "
+                             f"got {p.confirmation[0]!r}")
+
+
+_check_confirmations()
 
 
 def profile(name: str | Profile) -> Profile:
