@@ -32,7 +32,14 @@ from tabulate import tabulate
 from . import figures, plots
 from .cache import ResultCache
 from .claims.base import Context
-from .claims.evaluate import Evaluated, confirmation_context, evaluate, evaluate_by_budget, tuning_runs
+from .claims.evaluate import (
+    Evaluated,
+    confirmation_context,
+    evaluate,
+    evaluate_by_budget,
+    slice_runs,
+    tuning_runs,
+)
 from .claims.learning_rates import GRID, TUNING_GAP, TUNING_MASTER_SEED, disagreements, tuning_rows
 from .environment import code_version, metadata
 from .sweep import ensure_runs, load_results
@@ -220,6 +227,9 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
     report = Report(context.profile, evaluated, confirmed=confirmed,
                     confirmed_under=confirmation_column(confirm))
     overview = figures.probe_overview(context.profile, cache, context.master_seed)
+    slices = slice_runs(context)
+    if slices and context.store is not None:
+        ensure_runs(slices, context.store, workers=context.workers, progress=False)
     records = context.store.query() if context.store is not None else []
     tuning = {spec.key for spec in tuning_runs(context)}
     runs = figures.runs_by_gap([r for r in records if r.key not in tuning])
@@ -236,7 +246,8 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
         Table("T2", "Critical gap per task, architecture and mitigation", critical_rows,
               "Largest gap of the ladder solved by >= 80 % of seeds, with every smaller gap; "
               "'fails at' is the next gap (empty: the critical gap is only a lower bound); lr: the "
-              "arm's learning rate (T7)."),
+              "arm's learning rate (T7)."
+              + "".join(f" {part.task} rows: {part.why}." for part in context.budget.slices)),
         Table("T3", "Gradient decay per step (log10) per architecture and mitigation, at initialisation",
               figures.decay_rows(overview), probe_note),
         Table("T4", "Effective memory horizon (delayed recall, at initialisation)", figures.horizon_rows(overview),

@@ -7,7 +7,7 @@ import pytest
 
 from suite.claims import arms
 from suite.claims.base import Context
-from suite.claims.evaluate import planned_runs, report_runs, tuning_runs
+from suite.claims.evaluate import planned_runs, report_runs, slice_runs, tuning_runs
 from suite.claims.learning_rates import (
     DEFAULT_LR,
     GRID,
@@ -90,3 +90,16 @@ def test_the_full_report_trains_its_tuning_and_confirmation_runs_and_quick_does_
     confirm = Context(profile=confirm_profile, master_seed=confirm_seed)
     assert {s.key for s in planned_runs(confirm)} <= everything
     assert len(everything) == len(report_runs(full))  # no run twice
+    copy = slice_runs(full)
+    assert copy and {s.key for s in copy} <= everything and slice_runs(quick) == []
+    assert {s.task.name for s in copy} == {"copy"} and all(s.train.lr == learning_rate(s.arch.name) for s in copy)
+    assert all(dict(s.task.options)["loss_window"] == "recall" and s.arch.hidden == 64 for s in copy)
+
+
+def test_a_task_slice_is_validated():
+    from suite.profiles import TaskSlice
+
+    with pytest.raises(ValueError, match="slice task must be one of"):
+        TaskSlice("copyy", ("gru",), (5,), 3, 64, CALIBRATED_TRAIN)
+    with pytest.raises(ValueError, match="increasing gaps"):
+        TaskSlice("copy", ("gru",), (10, 5), 3, 64, CALIBRATED_TRAIN)

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..cache import ResultCache
+from ..specs import ArchSpec, RunSpec, TaskSpec
 from ..stats import holm
 from ..sweep import ensure_runs
 from . import CLAIMS
 from .base import Claim, Context, Verdict
-from .learning_rates import tuning_specs
+from .learning_rates import learning_rate, tuning_specs
 from .priors import Prior, agreement, prior_of
 
 
@@ -74,9 +75,25 @@ def confirmation_context(context: Context) -> Context | None:
     return replace(context, profile=name, master_seed=seed, read_steps=None)
 
 
+def slice_runs(context: Context) -> list:
+    """The runs of the profile's task slices (shown in the critical-gap tables, deciding no verdict)."""
+    specs = []
+    for part in context.budget.slices:
+        task_seeds = context.seeds(part.seeds)
+        for name in part.archs:
+            train = replace(part.train, lr=learning_rate(name))
+            arch = ArchSpec(name, hidden=part.hidden)
+            specs += [RunSpec(TaskSpec(part.task, gap, part.options), arch, train, seed, context.device)
+                      for gap in part.gaps for seed in task_seeds]
+    return specs
+
+
 def report_runs(context: Context) -> list:
-    """Every training run the report reads: the claims', the tuning runs (T7) and the confirmation's."""
+    """Every training run the report reads: the claims', the tuning runs (T7), the task slices
+    (T2, T5, T8) and the confirmation's."""
     specs = planned_runs(context, tuning=True)
+    keys = {s.key for s in specs}
+    specs += [s for s in slice_runs(context) if s.key not in keys]
     confirm = confirmation_context(context)
     if confirm is not None:
         keys = {s.key for s in specs}
