@@ -17,6 +17,7 @@ Probe-based data is cached (suite.cache) so a second report only re-renders.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import asdict
 
@@ -152,38 +153,89 @@ def task_label(spec: dict) -> str:
 
 
 def protocol_label(spec: dict) -> str:
+    """Width, optimizer, step budget and batch (the learning rate is per arm: a column of its own)."""
     t = spec["train"]
-    return f"H={spec['arch']['hidden']}, {t['optimizer']} lr {t['lr']:g}, {t['steps']} steps, batch {t['batch_size']}"
+    return f"H={spec['arch']['hidden']}, {t['optimizer']}, {t['steps']} steps, batch {t['batch_size']}"
 
 
-def success_by_gap(records) -> dict:
-    """{(task, protocol, arm): {gap: (solved, n)}} over stored runs."""
-    table: dict = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+#: a cell is budget-bound when its median time to solve (unsolved runs counted as never) exceeds
+#: this fraction of the step budget: more steps could change what it shows
+BUDGET_BOUND_FRACTION = 0.5
+
+
+def runs_by_gap(records) -> dict:
+    """{(task, protocol, arm, lr): {gap: [(solved, steps to solve or None, step budget), ...]}}."""
+    table: dict = defaultdict(lambda: defaultdict(list))
     for record in records:
-        spec = record.spec
-        cell = table[(task_label(spec), protocol_label(spec), arm_label(spec))][spec["task"]["gap"]]
-        cell[0] += bool(record.result.get("solved"))
-        cell[1] += 1
-    return {arm: {gap: tuple(v) for gap, v in sorted(gaps.items())} for arm, gaps in sorted(table.items())}
+        spec, result = record.spec, record.result
+        solved = bool(result.get("solved"))
+        key = (task_label(spec), protocol_label(spec), arm_label(spec), spec["train"]["lr"])
+        steps = result.get("steps_to_solve") if solved else None
+        # a solved run without a recorded solve step counts as solved at its own budget only
+        table[key][spec["task"]["gap"]].append(
+            (solved, spec["train"]["steps"] if solved and steps is None else steps, spec["train"]["steps"]))
+    return {arm: dict(sorted(gaps.items())) for arm, gaps in sorted(table.items())}
 
 
-def success_rows(success: dict) -> list[dict]:
+def _solved_by(run, budget: int | None) -> bool:
+    solved, steps, _ = run
+    return solved and (budget is None or steps <= budget)
+
+
+def success_by_gap(runs: dict, budget: int | None = None) -> dict:
+    """{arm key: {gap: (solved, n)}}, a run counting as solved at `budget` steps if it had solved
+    by then (None: its own budget)."""
+    return {arm: {gap: (sum(_solved_by(r, budget) for r in rs), len(rs)) for gap, rs in gaps.items()}
+            for arm, gaps in runs.items()}
+
+
+def median_time_to_solve(cell: list) -> float:
+    """Median steps to solve with unsolved runs counted as never (inf when half or more failed)."""
+    return float(np.median([steps if solved else np.inf for solved, steps, _ in cell]))
+
+
+def success_rows(runs: dict) -> list[dict]:
     rows = []
-    for (task, protocol, arm), gaps in success.items():
-        for gap, (k, n) in gaps.items():
+    for (task, protocol, arm, lr), gaps in runs.items():
+        for gap, cell in gaps.items():
+            k, n = sum(r[0] for r in cell), len(cell)
             lo, hi = wilson_ci(k, n)
+            median = median_time_to_solve(cell)
+            budget = max(r[2] for r in cell)
             rows.append({"task": task, "protocol": protocol, "arm": arm, "gap": gap,
-                         "solved": k, "n": n, "rate": k / n, "95% CI": (lo, hi)})
+                         "solved": k, "n": n, "rate": k / n, "95% CI": (lo, hi), "lr": lr,
+                         "median steps to solve": median if math.isfinite(median) else "not reached",
+                         "budget-bound": "yes" if median > BUDGET_BOUND_FRACTION * budget else ""})
     return rows
 
 
-def critical_gap_rows(success: dict, threshold: float = 0.8) -> list[dict]:
+def critical_gap_rows(runs: dict, threshold: float = 0.8) -> list[dict]:
     rows = []
-    for (task, protocol, arm), gaps in success.items():
+    for (task, protocol, arm, lr), gaps in success_by_gap(runs).items():
         critical, (lower, upper) = critical_gap(gaps, threshold)
         rows.append({
             "task": task, "protocol": protocol, "arm": arm,
-            "critical gap": critical, "fails at": upper,
+            "critical gap": critical, "fails at": upper, "lr": lr,
             "ladder": ",".join(str(g) for g in gaps), "seeds": max(n for _, n in gaps.values()),
         })
+    return rows
+
+
+def critical_gap_by_budget(runs: dict, budgets, threshold: float = 0.8) -> list[dict]:
+    """Table T8 / figure F5: each arm's critical gap read at every budget from the same runs."""
+    budgets = sorted(budgets)
+    by_budget = {b: success_by_gap(runs, b) for b in budgets}
+    rows = []
+    for key in runs:
+        task, protocol, arm, lr = key
+        row = {"task": task, "protocol": protocol, "arm": arm, "lr": lr}
+        texts = []
+        for b in budgets:
+            gaps = by_budget[b][key]
+            critical, (_, upper) = critical_gap(gaps, threshold)
+            text = f"[{critical or 0}, {upper})" if upper is not None else f">= {critical}"
+            row[f"<= {b} steps"] = text
+            texts.append(text)
+        row["changes with budget"] = "yes" if len(set(texts)) > 1 else ""
+        rows.append(row)
     return rows

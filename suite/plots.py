@@ -14,6 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .figures import success_by_gap  # noqa: E402
+from .stats import critical_gap  # noqa: E402
+
 STYLE = {
     "svg.hashsalt": "vgsuite",
     "svg.fonttype": "none",
@@ -140,5 +143,39 @@ def critical_gap_bars(rows: list[dict], path_stem: Path, title: str) -> list[str
         ax.set_xlabel("critical gap (>= 80 % of seeds solve it and every smaller gap)\n"
                       "hatched: every gap of the ladder solved, a lower bound")
         ax.set_title(title)
+        fig.tight_layout()
+        return _save(fig, path_stem)
+
+
+def critical_gap_vs_budget(runs: dict, budgets, path_stem: Path, title: str) -> list[str]:
+    """F5: each arm's critical gap read at every step budget from the same runs, one panel per task
+    (0 when even the first gap fails; an open marker where no gap of the ladder failed: a lower bound)."""
+    budgets = sorted(budgets)
+    by_budget = {b: success_by_gap(runs, b) for b in budgets}
+    panels: dict = {}
+    for key in runs:
+        panels.setdefault(key[0], []).append(key)
+    with plt.rc_context(STYLE):
+        n = max(len(panels), 1)
+        fig, axes = plt.subplots(1, n, figsize=(5.6 * n, 4.6), squeeze=False)
+        for ax, (task, keys) in zip(axes[0], sorted(panels.items())):
+            for key in sorted(keys):
+                values, bounds = [], []
+                for b in budgets:
+                    critical, (_, upper) = critical_gap(by_budget[b][key], 0.8)
+                    values.append(critical or 0)
+                    bounds.append(upper is None)
+                line, = ax.plot(budgets, values, marker="o", markersize=3, linewidth=1,
+                                label=f"{key[2]} (lr {key[3]:g})")
+                ax.plot([b for b, lb in zip(budgets, bounds) if lb], [v for v, lb in zip(values, bounds) if lb],
+                        linestyle="none", marker="o", markersize=7, markerfacecolor="none",
+                        color=line.get_color())
+            ax.set_yscale("symlog", linthresh=5)
+            ax.set_xticks(budgets)
+            ax.set_title(task.split(" (")[0], fontsize=8)
+            ax.set_xlabel("step budget")
+            ax.set_ylabel("critical gap (open marker: lower bound)")
+            ax.legend(fontsize=5, ncol=2)
+        fig.suptitle(title)
         fig.tight_layout()
         return _save(fig, path_stem)

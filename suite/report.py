@@ -6,7 +6,8 @@ Layout of the output folder (every table and figure has a stable id, e.g. "vgsui
 
     index.md                 verdict table first, then overviews and one section per claim
     tables/<ID>.md|.tex|.csv every table in Markdown, LaTeX (booktabs) and CSV
-    figures/<ID>.png|.svg    F1 gradient vs distance, F2 success vs gap, F3 critical gaps, F4 saliency
+    figures/<ID>.png|.svg    F1 gradient vs distance, F2 success vs gap, F3 critical gaps, F4 saliency,
+                             F5 critical gap vs step budget
     results.json             schema "vgsuite-report/1": {schema, version, profile, verdicts[],
                              tables{id: {title, columns, rows}}, figures{id: {title, files}}}
     meta.json                versions, commit, device and CPU model, threads, profile, seeds, date
@@ -31,8 +32,17 @@ from tabulate import tabulate
 from . import figures, plots
 from .cache import ResultCache
 from .claims.base import Context
-from .claims.evaluate import Evaluated, evaluate, evaluate_by_budget
+from .claims.evaluate import (
+    Evaluated,
+    confirmation_context,
+    evaluate,
+    evaluate_by_budget,
+    slice_runs,
+    tuning_runs,
+)
+from .claims.learning_rates import GRID, TUNING_GAP, TUNING_MASTER_SEED, disagreements, tuning_rows
 from .environment import code_version, metadata
+from .sweep import ensure_runs, load_results
 
 SCHEMA = "vgsuite-report/1"
 
@@ -77,6 +87,8 @@ class Report:
     evaluated: list[Evaluated]
     tables: list[Table] = field(default_factory=list)
     figures: dict[str, dict] = field(default_factory=dict)
+    confirmed: dict[str, str] = field(default_factory=dict)  # claim id -> verdict on fresh seeds
+    confirmed_under: str = ""                                 # e.g. "fresh seeds (quick, master seed 1)"
 
 
 def fmt(value) -> str:
@@ -105,16 +117,27 @@ def _key_order(key) -> tuple:
         return (1, 0.0, str(key))
 
 
-def verdict_table(evaluated: list[Evaluated]) -> Table:
+def confirmation_column(confirm: Context | None) -> str:
+    return f"fresh seeds ({confirm.profile}, master seed {confirm.master_seed})" if confirm else ""
+
+
+def confirmation_text(measured: str, again: str) -> str:
+    return "same" if again == measured else f"differs: {again}"
+
+
+def verdict_table(evaluated: list[Evaluated], confirmed: dict[str, str] | None = None,
+                  confirm: Context | None = None) -> Table:
     rows = []
     for e in evaluated:
         v, c = e.verdict, e.claim
+        again = {confirmation_column(confirm): confirmation_text(v.verdict, confirmed[c.id])} if confirmed else {}
         rows.append({
             "claim": c.id,
             "the article says": c.article,
             "literature prior": e.prior.text,
             "measured verdict": v.verdict,
             "vs prior": e.agreement,
+            **again,
             "protocol": protocol_of(v.settings),
             "key number": f"{v.statistic} = {fmt(v.value)}",
             "95% CI": v.ci,
@@ -127,7 +150,10 @@ def verdict_table(evaluated: list[Evaluated]) -> Table:
                  "never edited to match a measurement); vs prior: whether the measured verdict is the "
                  "prior's (open: no prior). Protocol: what the verdict was measured under; a learning "
                  "verdict holds for that protocol. p-values are Holm-corrected across every claim that "
-                 "reports one.")
+                 "reports one."
+                 + (f" {confirmation_column(confirm)}: every verdict decided again under the {confirm.profile} "
+                    f"profile on the replicate seeds of master seed {confirm.master_seed}, which no ladder, seed "
+                    "count, threshold or learning rate was calibrated on." if confirmed else ""))
 
 
 def budget_table(by_budget: dict) -> Table:
@@ -170,30 +196,77 @@ def protocol_of(settings: dict) -> str:
     return "; ".join(parts)
 
 
+def tuning_table(context: Context) -> Table | None:
+    """T7: the learning-rate grid, each rate's evidence on the tuning seeds, the rule's pick and the
+    rate the claims use (None when the profile trains no tuning runs or there is no store)."""
+    specs = tuning_runs(context)
+    if not specs or context.store is None:
+        return None
+    ensure_runs(specs, context.store, workers=context.workers, progress=False)
+    rows = tuning_rows(load_results(specs, context.store), specs)
+    differ = disagreements(rows)
+    train = context.budget.train
+    return Table("T7", "Learning rate per architecture: grid, evidence and pick", rows,
+                 f"Grid {', '.join(f'{lr:g}' for lr in GRID)}; delayed recall gap {TUNING_GAP}, hidden "
+                 f"{context.budget.hidden}, {train.optimizer}, <= {train.steps} steps, batch {train.batch_size}; "
+                 f"{context.budget.tuning_seeds} tuning seeds of master seed {TUNING_MASTER_SEED}, which no "
+                 "verdict reads. Rule: most runs solved, then the lowest median outcome score (steps to "
+                 "solve; an unsolved run after every solved one, by its final loss / memoryless loss), "
+                 "compared at 1 % of the budget; a tie keeps 3e-3. Mitigation arms train at their "
+                 "architecture's rate. "
+                 + ("The rule's pick and the rate used agree for every architecture." if not differ else
+                    "THE RULE'S PICK DIFFERS FROM THE RATE USED: " + "; ".join(differ)))
+
+
 def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Report:
     """Evaluate (or load cached) verdicts and overviews, then write every file under `out`."""
     evaluated = evaluate(context, cache=cache, progress=progress)
-    report = Report(context.profile, evaluated)
+    confirm = confirmation_context(context)
+    confirmed = ({e.claim.id: e.verdict.verdict for e in evaluate(confirm, cache=cache, progress=progress)}
+                 if confirm is not None else {})
+    report = Report(context.profile, evaluated, confirmed=confirmed,
+                    confirmed_under=confirmation_column(confirm))
     overview = figures.probe_overview(context.profile, cache, context.master_seed)
+    slices = slice_runs(context)
+    if slices and context.store is not None:
+        ensure_runs(slices, context.store, workers=context.workers, progress=False)
     records = context.store.query() if context.store is not None else []
-    success = figures.success_by_gap(records)
+    tuning = {spec.key for spec in tuning_runs(context)}
+    runs = figures.runs_by_gap([r for r in records if r.key not in tuning])
+    budgets = context.budget.read_budgets
     probe = context.budget.probe
     probe_note = (f"The task's loss (copy: recall window), gap {probe.gap}, hidden {probe.hidden}, "
                   f"{probe.seeds} seeds x batch {probe.batch}; decay = slope of log10 norm vs k "
                   "(mean over seeds, bootstrap 95 % CI).")
+    critical_rows = figures.critical_gap_rows(runs)
+    success_rows = figures.success_rows(runs)
+    budget_rows = figures.critical_gap_by_budget(runs, budgets) if budgets else []
     report.tables = [
-        verdict_table(evaluated),
-        Table("T2", "Critical gap per task, architecture and mitigation", figures.critical_gap_rows(success),
+        verdict_table(evaluated, confirmed, confirm),
+        Table("T2", "Critical gap per task, architecture and mitigation", critical_rows,
               "Largest gap of the ladder solved by >= 80 % of seeds, with every smaller gap; "
-              "'fails at' is the next gap (empty: the critical gap is only a lower bound)."),
+              "'fails at' is the next gap (empty: the critical gap is only a lower bound); lr: the "
+              "arm's learning rate (T7)."
+              + "".join(f" {part.task} rows: {part.why}." for part in context.budget.slices)),
         Table("T3", "Gradient decay per step (log10) per architecture and mitigation, at initialisation",
               figures.decay_rows(overview), probe_note),
         Table("T4", "Effective memory horizon (delayed recall, at initialisation)", figures.horizon_rows(overview),
               "Largest lag whose input saliency is still >= 1 % of its peak; censored = reaches the sequence start."),
-        Table("T5", "Success rate vs gap per arm", figures.success_rows(success),
-              "Solved criterion per task (README); Wilson 95 % CI."),
-        budget_table(evaluate_by_budget(context, context.budget.read_budgets, cache=cache)),
+        Table("T5", "Success rate vs gap per arm", success_rows,
+              "Solved criterion per task (README); Wilson 95 % CI. Median steps to solve counts an "
+              "unsolved run as never solving ('not reached': half or more unsolved); budget-bound: that "
+              f"median exceeds {figures.BUDGET_BOUND_FRACTION:g} x the step budget, so a longer budget "
+              "could change the cell."),
+        budget_table(evaluate_by_budget(context, budgets, cache=cache)),
     ]
+    tuning = tuning_table(context)
+    if tuning is not None:
+        report.tables.append(tuning)
+    if budget_rows:
+        report.tables.append(Table("T8", "Critical gap vs step budget, per arm and task", budget_rows,
+                                   "Each arm's critical gap read from the same runs at every budget "
+                                   "(a run counts as solved at N steps if it had solved by then); "
+                                   "'[a, b)': solved up to a, fails at b; '>= a': no gap of the ladder failed."))
     for e in evaluated:
         for i, (name, rows) in enumerate(sorted(e.verdict.tables.items()), start=1):
             report.tables.append(Table(f"{e.claim.id}.{i}", f"{e.claim.id}: {name}", rows))
@@ -205,13 +278,17 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
                "files": plots.gradient_panels(overview, figures.PANEL_ARCHS, fig_dir / "F1",
                                               "F1: log10 ||dL/dh_(T-k)|| at initialisation")},
         "F2": {"title": "Success rate vs gap per architecture",
-               "files": plots.success_vs_gap(report.tables[4].rows, fig_dir / "F2", "F2: success rate vs gap")},
+               "files": plots.success_vs_gap(success_rows, fig_dir / "F2", "F2: success rate vs gap")},
         "F3": {"title": "Critical gap per architecture and mitigation",
-               "files": plots.critical_gap_bars(report.tables[1].rows, fig_dir / "F3", "F3: critical gaps")},
+               "files": plots.critical_gap_bars(critical_rows, fig_dir / "F3", "F3: critical gaps")},
         "F4": {"title": "Input saliency vs lag (delayed recall)",
                "files": plots.saliency_curves(overview["delayed_recall"], figures.PANEL_ARCHS, fig_dir / "F4",
                                               "F4: log10 ||dy_T/dx_(T-k)||, delayed recall")},
     }
+    if budget_rows:
+        report.figures["F5"] = {
+            "title": "Critical gap vs step budget, per arm and task",
+            "files": plots.critical_gap_vs_budget(runs, budgets, fig_dir / "F5", "F5: critical gap vs step budget")}
     write(report, context, out, records)
     return report
 
@@ -230,6 +307,8 @@ def write(report: Report, context: Context, out: Path, records) -> None:
         "profile": report.profile,
         "verdicts": [
             {**e.verdict.to_dict(), "p_holm": e.p_holm, "expected": e.claim.expected,
+             **({"confirmation": {"under": report.confirmed_under,
+                                  "verdict": report.confirmed[e.claim.id]}} if report.confirmed else {}),
              "literature_prior": e.prior.text, "prior_verdict": e.prior.verdict, "vs_prior": e.agreement,
              "protocol": protocol_of(e.verdict.settings), "article": e.claim.article,
              "measured": e.claim.measured, "group": e.claim.group, "reason": e.claim.reason}
@@ -269,6 +348,9 @@ def _setting(value) -> str:
 def render_index(report: Report) -> str:
     tables = {t.id: t for t in report.tables}
     counts = {word: sum(e.agreement == word for e in report.evaluated) for word in ("agrees", "differs", "open")}
+    changed = [e.claim.id for e in report.evaluated
+               if report.confirmed and report.confirmed.get(e.claim.id) != e.verdict.verdict]
+    same = len(report.evaluated) - len(changed)
     lines = [
         f"# vgsuite report ({report.profile} profile)",
         "",
@@ -278,7 +360,9 @@ def render_index(report: Report) -> str:
         "",
         f"{len(report.evaluated)} claims. Against the literature's prior (claims.md): {counts['agrees']} "
         f"agree, {counts['differs']} differ, {counts['open']} without a prior. Each learning verdict "
-        "holds for the protocol in its row (T1) and section.",
+        "holds for the protocol in its row (T1) and section."
+        + (f" On {report.confirmed_under}: {same} of {len(report.evaluated)} verdicts the same"
+           + (f" (different: {', '.join(changed)})." if changed else ".") if report.confirmed else ""),
         "",
     ]
 
@@ -295,8 +379,12 @@ def render_index(report: Report) -> str:
     lines += ["## Verdicts", ""] + table("T1")
     lines += ["## Gradient flow at initialisation", ""] + table("T3") + figure("F1")
     lines += ["## Memory horizon", ""] + table("T4") + figure("F4")
+    if "T7" in tables:
+        lines += ["## The learning rate", ""] + table("T7")
     lines += ["## Learning long-range dependencies", ""] + table("T2") + figure("F3") + figure("F2") + table("T5")
     lines += ["## The step budget", ""] + table("T6")
+    if "T8" in tables:
+        lines += table("T8") + figure("F5")
     lines += ["## The claims one by one", ""]
     for e in report.evaluated:
         c, v = e.claim, e.verdict

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -272,3 +273,58 @@ def test_cache_dependencies_are_closed_under_imports():
                 if dep not in seen:
                     seen.add(dep)
                     todo.append(dep)
+
+
+def test_budget_table_and_figure_read_every_budget_off_the_same_runs(rendered):
+    render, tmp = rendered
+    rep = render(tmp / "out")
+    tables = {t.id: t for t in rep.tables}
+    t8 = {row["arm"]: row for row in tables["T8"].rows}
+    # the fake runs carry no solve step: solved at their own 100-step budget, so at every read budget
+    assert t8["lstm"]["<= 250 steps"] == "[10, 30)" and t8["rnn-tanh"]["<= 250 steps"] == "[0, 10)"
+    assert (tmp / "out" / "figures" / "F5.png").read_bytes()[:4] == b"\x89PNG"
+    t5 = tables["T5"].rows
+    lstm30 = next(r for r in t5 if r["arm"] == "lstm" and r["gap"] == 30)
+    tanh10 = next(r for r in t5 if r["arm"] == "rnn-tanh" and r["gap"] == 10)
+    assert lstm30["median steps to solve"] == 100 and lstm30["budget-bound"] == "yes"  # 100 > 0.5 x 100
+    assert tanh10["median steps to solve"] == "not reached" and tanh10["budget-bound"] == "yes"
+    assert "T7" not in tables  # the quick profile trains no tuning runs
+
+
+def test_a_budget_read_counts_only_runs_solved_by_then():
+    class Rec:
+        def __init__(self, key, solved, steps):
+            self.key = key
+            self.spec = {"task": {"name": "adding", "gap": 10, "options": []},
+                         "arch": {"name": "gru", "hidden": 32, "layers": 1, "init": "default", "init_gain": 1.0,
+                                  "forget_bias": None, "options": []},
+                         "train": {"steps": 1000, "lr": 0.01, "optimizer": "adam", "batch_size": 64,
+                                   "clip": None, "clip_mode": "norm"}}
+            self.result = {"solved": solved, "steps_to_solve": steps}
+
+    runs = figures.runs_by_gap([Rec("a", True, 200), Rec("b", True, 700), Rec("c", False, None)])
+    assert figures.success_by_gap(runs, 250) == {next(iter(runs)): {10: (1, 3)}}
+    assert figures.success_by_gap(runs) == {next(iter(runs)): {10: (2, 3)}}
+    row = figures.success_rows(runs)[0]
+    assert row["median steps to solve"] == 700 and row["budget-bound"] == "yes" and row["lr"] == 0.01
+
+
+def test_t1_shows_the_verdict_on_fresh_seeds(rendered, monkeypatch):
+    render, tmp = rendered
+    original = report.evaluate
+
+    def evaluate(context, cache=None, progress=None):
+        out = original(context, cache, progress)
+        if context.master_seed == 1:  # G2 comes out differently on the fresh seeds
+            out[1] = Evaluated(out[1].claim, replace(out[1].verdict, verdict="conditional"), out[1].p_holm)
+        return out
+
+    monkeypatch.setattr(report, "evaluate", evaluate)
+    monkeypatch.setattr(report, "confirmation_context", lambda context: replace(context, master_seed=1))
+    rep = render(tmp / "out")
+    column = "fresh seeds (quick, master seed 1)"
+    assert [row[column] for row in rep.tables[0].rows] == ["same", "differs: conditional"]
+    index = (tmp / "out" / "index.md").read_text()
+    assert "On fresh seeds (quick, master seed 1): 1 of 2 verdicts the same (different: G2)." in index
+    results = json.loads((tmp / "out" / "results.json").read_text())
+    assert results["verdicts"][1]["confirmation"] == {"under": column, "verdict": "conditional"}

@@ -25,6 +25,22 @@ if TYPE_CHECKING:
 
 VERDICTS = ("supported", "refuted", "conditional", "inconclusive")
 GROUPS = ("mechanism", "learning", "mitigation")
+HALVES = ("shown", "refuted", "not shown")
+
+
+def verdict_of_halves(*halves: str) -> str:
+    """One rule for a sentence that makes several promises at once (G6 and M2: clipping keeps
+    gradients from vanishing *or* exploding): supported if every half is shown, conditional if some
+    are (the sentence holds only for those), refuted if none is and at least one is refuted,
+    inconclusive otherwise."""
+    for half in halves:
+        if half not in HALVES:
+            raise ValueError(f"half must be one of {list(HALVES)}, got {half!r}")
+    if all(h == "shown" for h in halves):
+        return "supported"
+    if "shown" in halves:
+        return "conditional"
+    return "refuted" if "refuted" in halves else "inconclusive"
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..cache import ResultCache
+from ..specs import ArchSpec, RunSpec, TaskSpec
 from ..stats import holm
 from ..sweep import ensure_runs
 from . import CLAIMS
 from .base import Claim, Context, Verdict
+from .learning_rates import learning_rate, tuning_specs
 from .priors import Prior, agreement, prior_of
 
 
@@ -43,14 +45,59 @@ class Evaluated:
         return agreement(self.claim.id, self.verdict.verdict)
 
 
-def planned_runs(context: Context, claims: list[Claim] | None = None) -> list:
-    """Every training run the claims will read, without duplicates, in a stable order."""
+def tuning_runs(context: Context) -> list:
+    """The learning-rate tuning runs the profile's report shows (table T7; none when tuning_seeds is 0)."""
+    budget = context.budget
+    if not budget.tuning_seeds:
+        return []
+    return tuning_specs(budget.hidden, budget.train, seeds=budget.tuning_seeds, device=context.device)
+
+
+def planned_runs(context: Context, claims: list[Claim] | None = None, *, tuning: bool = False) -> list:
+    """Every training run the claims will read (with `tuning`, also the tuning runs of the
+    report's table T7), without duplicates, in a stable order."""
     seen, specs = set(), []
-    for claim in claims or CLAIMS:
-        for spec in claim.runs(context) if claim.runs else []:
+    groups = [claim.runs(context) if claim.runs else [] for claim in claims or CLAIMS]
+    for group in groups + ([tuning_runs(context)] if tuning else []):
+        for spec in group:
             if spec.key not in seen:
                 seen.add(spec.key)
                 specs.append(spec)
+    return specs
+
+
+def confirmation_context(context: Context) -> Context | None:
+    """The context in which the report decides every verdict again on fresh seeds (None: none)."""
+    confirmation = context.budget.confirmation
+    if confirmation is None or confirmation[1] == context.master_seed:
+        return None
+    name, seed = confirmation
+    return replace(context, profile=name, master_seed=seed, read_steps=None)
+
+
+def slice_runs(context: Context) -> list:
+    """The runs of the profile's task slices (shown in the critical-gap tables, deciding no verdict)."""
+    specs = []
+    for part in context.budget.slices:
+        task_seeds = context.seeds(part.seeds)
+        for name in part.archs:
+            train = replace(part.train, lr=learning_rate(name))
+            arch = ArchSpec(name, hidden=part.hidden)
+            specs += [RunSpec(TaskSpec(part.task, gap, part.options), arch, train, seed, context.device)
+                      for gap in part.gaps for seed in task_seeds]
+    return specs
+
+
+def report_runs(context: Context) -> list:
+    """Every training run the report reads: the claims', the tuning runs (T7), the task slices
+    (T2, T5, T8) and the confirmation's."""
+    specs = planned_runs(context, tuning=True)
+    keys = {s.key for s in specs}
+    specs += [s for s in slice_runs(context) if s.key not in keys]
+    confirm = confirmation_context(context)
+    if confirm is not None:
+        keys = {s.key for s in specs}
+        specs += [s for s in planned_runs(confirm) if s.key not in keys]
     return specs
 
 

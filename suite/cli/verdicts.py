@@ -62,13 +62,15 @@ def selected_claims(args) -> list:
 @subcommand("claims", "evaluate the claims into verdicts (training what the store lacks)")
 def cmd_claims(args) -> int:
     from ..cache import ResultCache
-    from ..claims.evaluate import evaluate, planned_runs
+    from ..claims.evaluate import evaluate, planned_runs, report_runs
     from ..sweep import ensure_runs
 
     context, cache_path = claims_context(args)
     claims = selected_claims(args)
     if args.runs_only:
-        summary = ensure_runs(planned_runs(context, claims), context.store, workers=args.workers)
+        # the whole report's runs (tuning and confirmation runs too) unless --only narrows it
+        specs = planned_runs(context, claims) if args.only else report_runs(context)
+        summary = ensure_runs(specs, context.store, workers=args.workers)
         print(f"claims' runs: {summary}")
         return 1 if summary.failed else 0
     evaluated = evaluate(context, claims, ResultCache(cache_path))
