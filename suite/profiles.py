@@ -175,7 +175,7 @@ CALIBRATED_TRAIN = TrainSpec(steps=1000, batch_size=64, lr=3e-3, optimizer="adam
 # The mechanism claims probe at hidden 64 (gap, seeds and batch per claim); G7 and L5 also train.
 # G7's "after training" arms must have learned their task, so its training gap is the one at which
 # lstm, gru and rnn-tanh all solved delayed recall on check seeds no report uses (master seeds 100
-# and 101): gap 5, quick 30/30 within 150 steps, full (hidden 64) 18/18 within 100 steps. At gap 10
+# and 101): gap 5, quick 30/30 within 125 steps, full (hidden 64) 18/18 within 100 steps. At gap 10
 # the default LSTM solved 4/10 (hidden 32, lr 1e-2) and 3/4 (hidden 64, lr 3e-3) within 1000 steps.
 QUICK_CLAIMS = {
     "G1": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 16, "float32_gap": 380},
