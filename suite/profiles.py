@@ -214,6 +214,10 @@ CALIBRATED_TRAIN = TrainSpec(steps=1000, batch_size=64, lr=3e-3, optimizer="adam
                              eval_every=25, eval_size=512, early_stop=True)
 
 # The mechanism claims probe at hidden 64 (gap, seeds and batch per claim); G7 and L5 also train.
+# G7's "after training" arms must have learned their task, so its training gap is the one at which
+# lstm, gru and rnn-tanh all solved delayed recall on check seeds no report uses (master seeds 100
+# and 101): gap 5, quick 30/30 within 125 steps, full (hidden 64) 18/18 within 100 steps. At gap 10
+# the default LSTM solved 4/10 (hidden 32, lr 1e-2) and 3/4 (hidden 64, lr 3e-3) within 1000 steps.
 QUICK_CLAIMS = {
     "G1": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 16, "float32_gap": 380},
     "G2": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 16,
@@ -223,7 +227,7 @@ QUICK_CLAIMS = {
     "G5": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 8},
     "G6": {"hidden": 64, "gap": 50, "batch": 32, "seeds": 5, "norm_fraction": 0.1,
            "explode": {"hidden": 32, "gap": 50, "gain": 3.0, "steps": 60, "lr": 0.1, "clip": 1.0}},
-    "G7": {"hidden": 32, "gap": 100, "seeds": 5, "batch": 8, "train_gap": 10, "steps": 300, "lr": 1e-2},
+    "G7": {"hidden": 32, "gap": 100, "seeds": 5, "batch": 8, "train_gap": 5, "steps": 300, "lr": 1e-2},
     "G8": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 8, "skips": (1, 4)},
     "G9": {"hidden": 64, "gap": 100, "seeds": 5, "batch": 4},
     "L5": {"hidden": 64, "gap": 50, "seeds": 5, "batch": 8, "steps": 300, "lr": 1e-3},
@@ -237,7 +241,7 @@ FULL_CLAIMS = {
     "G5": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 16},
     "G6": {"hidden": 64, "gap": 100, "batch": 64, "seeds": 10, "norm_fraction": 0.1,
            "explode": {"hidden": 32, "gap": 50, "gain": 3.0, "steps": 200, "lr": 0.1, "clip": 1.0}},
-    "G7": {"hidden": 64, "gap": 300, "seeds": 12, "batch": 16, "train_gap": 20, "steps": 1500, "lr": 3e-3},
+    "G7": {"hidden": 64, "gap": 300, "seeds": 12, "batch": 16, "train_gap": 5, "steps": 600, "lr": 3e-3},
     "G8": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 16, "skips": (1, 2, 4, 8)},
     "G9": {"hidden": 64, "gap": 300, "seeds": 20, "batch": 8},
     "L5": {"hidden": 64, "gap": 100, "seeds": 20, "batch": 16, "steps": 2000, "lr": 1e-3},

@@ -23,6 +23,7 @@ from suite.probes import (
     memory_horizon,
     probe,
     probe_batch,
+    spectral_radius,
     step_jacobian_norms,
 )
 from suite.specs import ArchSpec, TaskSpec, TrainSpec
@@ -152,6 +153,27 @@ def test_jacobian_norms_respect_gamma_sigma_max(name, init, gain):
         assert norms.blocks[layer].shape == (4, 30)
         assert norms.blocks[layer].max() <= bound * (1 + 1e-12)
     assert jacobian_bound(build_model(ArchSpec("lstm", hidden=4), SMALL, 0)) is None
+
+
+def test_spectral_radius_sets_the_linear_twins_decay():
+    model = build_model(ArchSpec("rnn-tanh", hidden=16), SMALL, 3)
+    twin = LinearRNN.twin_of(model)
+    w_ih, w_hh, b_ih, b_hh = model.layer_params(0)
+    assert torch.equal(twin.weight_hh, w_hh) and torch.equal(twin.weight_ih.weight, w_ih)
+    assert torch.equal(twin.weight_ih.bias, b_ih + b_hh)
+    x_t, h = random_inputs(5, 2, 16)[:, 0, : model.input_size].float(), torch.rand(5, 16) - 0.5
+    (linear_h,) = twin.step(x_t, (h,))
+    assert torch.allclose(torch.tanh(linear_h), model.cell(x_t, h, 0), atol=1e-6)  # the same affine map
+    rho = spectral_radius(model)["h0"]
+    assert rho == pytest.approx(float(torch.linalg.eigvals(w_hh.detach().double()).abs().max()))
+    profile = gradient_profile(twin, random_inputs(2, 400, model.input_size))
+    fit = decay_rate(profile.k, profile.mean(), k_min=200)  # past the transient of the other modes
+    assert fit.slope == pytest.approx(math.log10(rho), abs=2e-3)
+    assert spectral_radius(build_model(ArchSpec("lstm", hidden=4), SMALL, 0)) is None
+    with pytest.raises(ValueError, match="one-layer vanilla RNN"):
+        LinearRNN.twin_of(build_model(ArchSpec("rnn-tanh", hidden=4, layers=2), SMALL, 0))
+    with pytest.raises(ValueError, match="one-layer vanilla RNN"):
+        LinearRNN.twin_of(build_model(ArchSpec("gru", hidden=4), SMALL, 0))
 
 
 def test_jacobian_is_exact():

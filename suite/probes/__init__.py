@@ -60,12 +60,19 @@ from .backward import (
 )
 from .results import HORIZON_DECADES, PROBE_LOSSES, DecayFit, JacobianNorms, LagProfile, mean_ci
 from .runner import ProbeResult, probe, summarise
-from .summaries import LinearRNN, decay_rate, jacobian_bound, memory_horizon, step_jacobian_norms
+from .summaries import (
+    LinearRNN,
+    decay_rate,
+    jacobian_bound,
+    memory_horizon,
+    spectral_radius,
+    step_jacobian_norms,
+)
 
 __all__ = [
     "DecayFit", "HORIZON_DECADES", "JacobianNorms", "LagProfile", "LinearRNN", "PROBE_LOSSES",
     "ProbeResult", "autograd_profile", "build_model", "decay_rate", "float64_copy",
     "gradient_profile", "input_saliency", "jacobian_bound", "mean_ci", "memory_horizon", "probe",
-    "probe_batch", "probe_vector", "summarise",
+    "probe_batch", "probe_vector", "spectral_radius", "summarise",
     "step_jacobian_norms",
 ]

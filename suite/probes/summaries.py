@@ -109,6 +109,23 @@ def jacobian_bound(model: RecurrentModel) -> dict[str, float] | None:
     return bounds
 
 
+def spectral_radius(model: RecurrentModel) -> dict[str, float] | None:
+    """max |eigenvalue| of W_hh per layer ("h0", "h1", ...) for vanilla cells, else None.
+
+    It sets the asymptotic decay of a linear recurrence, log10(rho) decades per step: the rate a
+    vanilla RNN would have without its activation (see `LinearRNN.twin_of`).
+    """
+    if model.derivative_bound is None:
+        return None
+    radii = {}
+    for layer, (weight, blocks) in enumerate(model.recurrent_weights()):
+        if blocks != 1:
+            return None
+        eig = torch.linalg.eigvals(weight.detach().double())
+        radii[f"h{layer}"] = float(eig.abs().max())
+    return radii
+
+
 # ----------------------------------------------------------------------------- a known answer
 
 
@@ -127,6 +144,27 @@ class LinearRNN(RecurrentModel):
             raise ValueError(f"a must be a finite non-zero number, got {a!r}")
         self.weight_hh = nn.Parameter(a * torch.eye(hidden_size))
         self.weight_ih = nn.Linear(input_size, hidden_size)
+
+    @classmethod
+    def twin_of(cls, model: RecurrentModel) -> LinearRNN:
+        """The linear control of a one-layer vanilla RNN: its very weights, the activation removed.
+
+        h_t = W_hh h_{t-1} + W_ih x_t + b_ih + b_hh, with W_hh, W_ih, the biases and the readout
+        copied from `model` (on its device, in its dtype), so that the two decay rates differ only
+        by what the activation adds.
+        """
+        weights = getattr(model, "layer_params", None)
+        if weights is None or model.derivative_bound is None or model.num_layers != 1:
+            raise ValueError(f"model must be a one-layer vanilla RNN, got {type(model).__name__} "
+                             f"with {model.num_layers} layer(s)")
+        w_ih, w_hh, b_ih, b_hh = weights(0)
+        twin = cls(model.input_size, model.output_size, model.hidden_size).to(w_hh)
+        with torch.no_grad():
+            twin.weight_hh.copy_(w_hh)
+            twin.weight_ih.weight.copy_(w_ih)
+            twin.weight_ih.bias.copy_(b_ih + b_hh)
+            twin.head.load_state_dict(model.head.state_dict())
+        return twin
 
     def state_names(self):
         return ("h0",)
