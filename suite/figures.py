@@ -10,7 +10,9 @@ Claims carry their own tables; this module computes the overviews that span all 
   the mean over seeds with a bootstrap CI (seeds are the replicates);
 * saliency curves (F4) and memory horizons (T4): log10 ||dy_T/dx_{T-k}|| vs k;
 * success rate vs gap (F2) and critical gaps (T2, F3): every arm of training runs in the store,
-  grouped by task variant, architecture with its mitigations, and training protocol.
+  grouped by task variant, architecture with its mitigations, and training protocol;
+* time to solve (T7, F5): Kaplan-Meier curves of rnn-tanh, lstm and gru at their defaults per gap,
+  unsolved runs censored at their last step (suite.survival), with the median read off the curve.
 
 Probe-based data is cached (suite.cache) so a second report only re-renders.
 """
@@ -28,6 +30,7 @@ from .profiles import profile as get_profile
 from .profiles import task_options
 from .specs import ArchSpec, TaskSpec, replicate_seeds
 from .stats import bootstrap_ci, critical_gap, wilson_ci
+from .survival import kaplan_meier
 
 TASKS = ("copy", "adding", "delayed_recall")
 #: (label, ArchSpec fields) for the decay table: each architecture, then mitigation arms
@@ -50,6 +53,7 @@ DECAY_ARMS = [
     ("resrnn", {"name": "resrnn"}),
     ("rnn-attention", {"name": "rnn-attention"}),
 ]
+SURVIVAL_ARCHS = ("rnn-tanh", "lstm", "gru")   # F5 / T7: the plain architectures at their defaults
 PANEL_ARCHS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "irnn", "lstm", "gru", "resrnn", "rnn-attention"]
 
 
@@ -187,4 +191,36 @@ def critical_gap_rows(success: dict, threshold: float = 0.8) -> list[dict]:
             "critical gap": critical, "fails at": upper,
             "ladder": ",".join(str(g) for g in gaps), "seeds": max(n for _, n in gaps.values()),
         })
+    return rows
+
+
+def _time_to_solve(record) -> tuple[float, bool]:
+    """(steps, solved?) of a stored run: its steps to solve, or its last step when unsolved."""
+    result, budget = record.result, record.spec["train"]["steps"]
+    if result.get("solved"):
+        return float(result.get("steps_to_solve") or budget), True
+    return float(result.get("steps_run", budget)), False
+
+
+def survival_by_gap(records, archs=SURVIVAL_ARCHS) -> dict:
+    """{(task, protocol, arm): {gap: KaplanMeier}} over stored runs of `archs` at their defaults."""
+    runs: dict = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        spec = record.spec
+        if arm_label(spec) in archs:
+            runs[(task_label(spec), protocol_label(spec), arm_label(spec))][spec["task"]["gap"]].append(
+                _time_to_solve(record))
+    return {arm: {gap: kaplan_meier([t for t, _ in pairs], [ok for _, ok in pairs])
+                  for gap, pairs in sorted(gaps.items())}
+            for arm, gaps in sorted(runs.items())}
+
+
+def survival_rows(survival: dict) -> list[dict]:
+    rows = []
+    for (task, protocol, arm), gaps in survival.items():
+        for gap, km in gaps.items():
+            rows.append({"task": task, "protocol": protocol, "arm": arm, "gap": gap, "n": km.n,
+                         "solved": km.events, "median steps to solve": km.median,
+                         "median 95% CI": km.quantile_ci(0.5), "25% solved by": km.quantile(0.25),
+                         "75% solved by": km.quantile(0.75)})
     return rows

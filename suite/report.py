@@ -6,7 +6,8 @@ Layout of the output folder (every table and figure has a stable id, e.g. "vgsui
 
     index.md                 verdict table first, then overviews and one section per claim
     tables/<ID>.md|.tex|.csv every table in Markdown, LaTeX (booktabs) and CSV
-    figures/<ID>.png|.svg    F1 gradient vs distance, F2 success vs gap, F3 critical gaps, F4 saliency
+    figures/<ID>.png|.svg    F1 gradient vs distance, F2 success vs gap, F3 critical gaps, F4 saliency,
+                             F5 time to solve (Kaplan-Meier)
     results.json             schema "vgsuite-report/1": {schema, version, profile, verdicts[],
                              tables{id: {title, columns, rows}}, figures{id: {title, files}}}
     meta.json                versions, commit, device and CPU model, threads, profile, seeds, date
@@ -177,6 +178,7 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
     overview = figures.probe_overview(context.profile, cache, context.master_seed)
     records = context.store.query() if context.store is not None else []
     success = figures.success_by_gap(records)
+    survival = figures.survival_by_gap(records)
     probe = context.budget.probe
     probe_note = (f"The task's loss (copy: recall window), gap {probe.gap}, hidden {probe.hidden}, "
                   f"{probe.seeds} seeds x batch {probe.batch}; decay = slope of log10 norm vs k "
@@ -193,6 +195,11 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
         Table("T5", "Success rate vs gap per arm", figures.success_rows(success),
               "Solved criterion per task (README); Wilson 95 % CI."),
         budget_table(evaluate_by_budget(context, context.budget.read_budgets, cache=cache)),
+        Table("T7", "Time to solve per gap (Kaplan-Meier), plain architectures", figures.survival_rows(survival),
+              "Steps until the solved criterion; an unsolved run is censored at its last step. Median and "
+              "quartiles are read off the Kaplan-Meier curve (empty: fewer than that fraction solved); the "
+              "median's interval is where the pointwise 95 % log-log band crosses one half (empty upper "
+              "end: unbounded within the budget)."),
     ]
     for e in evaluated:
         for i, (name, rows) in enumerate(sorted(e.verdict.tables.items()), start=1):
@@ -211,6 +218,8 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
         "F4": {"title": "Input saliency vs lag (delayed recall)",
                "files": plots.saliency_curves(overview["delayed_recall"], figures.PANEL_ARCHS, fig_dir / "F4",
                                               "F4: log10 ||dy_T/dx_(T-k)||, delayed recall")},
+        "F5": {"title": "Time to solve: Kaplan-Meier fraction of runs not yet solved, per architecture and gap",
+               "files": plots.survival_curves(survival, fig_dir / "F5", "F5: fraction of runs not yet solved")},
     }
     write(report, context, out, records)
     return report
@@ -296,6 +305,7 @@ def render_index(report: Report) -> str:
     lines += ["## Gradient flow at initialisation", ""] + table("T3") + figure("F1")
     lines += ["## Memory horizon", ""] + table("T4") + figure("F4")
     lines += ["## Learning long-range dependencies", ""] + table("T2") + figure("F3") + figure("F2") + table("T5")
+    lines += ["## Time to solve", ""] + table("T7") + figure("F5")
     lines += ["## The step budget", ""] + table("T6")
     lines += ["## The claims one by one", ""]
     for e in report.evaluated:
