@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: what each kind of entry depends on (paths under the repository root); other kinds: everything
 DEPENDENCIES = {
     "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/engine", "suite/mitigations.py",
-                  "suite/specs.py", "suite/stats.py", "suite/train.py", "suite/limits.py", "suite/figures.py",
+                  "suite/specs.py", "suite/stats.py", "suite/survival.py", "suite/train.py", "suite/limits.py",
+                  "suite/figures.py",
                   "suite/profiles.py",
                   "suite/environment.py", "suite/cache.py", "suite/__init__.py"),
 }

@@ -10,14 +10,16 @@ Claims carry their own tables; this module computes the overviews that span all 
   the mean over seeds with a bootstrap CI (seeds are the replicates);
 * saliency curves (F4) and memory horizons (T4): log10 ||dy_T/dx_{T-k}|| vs k;
 * success rate vs gap (F2) and critical gaps (T2, F3): every arm of training runs in the store,
-  grouped by task variant, architecture with its mitigations, and training protocol.
+  grouped by task variant, architecture with its mitigations, and training protocol; budget-bound
+  cells (T5) and the critical gap read at every step budget from the same runs (T8, F5);
+* time to solve (T9, F6): Kaplan-Meier curves of rnn-tanh, lstm and gru at their defaults per gap,
+  unsolved runs censored at their last step (suite.survival), with the median read off the curve.
 
 Probe-based data is cached (suite.cache) so a second report only re-renders.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import asdict
 
@@ -29,6 +31,7 @@ from .profiles import profile as get_profile
 from .profiles import task_options
 from .specs import ArchSpec, TaskSpec, replicate_seeds
 from .stats import bootstrap_ci, critical_gap, wilson_ci
+from .survival import kaplan_meier
 
 TASKS = ("copy", "adding", "delayed_recall")
 #: (label, ArchSpec fields) for the decay table: each architecture, then mitigation arms
@@ -51,6 +54,7 @@ DECAY_ARMS = [
     ("resrnn", {"name": "resrnn"}),
     ("rnn-attention", {"name": "rnn-attention"}),
 ]
+SURVIVAL_ARCHS = ("rnn-tanh", "lstm", "gru")   # F6 / T9: the plain architectures at their defaults
 PANEL_ARCHS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "irnn", "lstm", "gru", "resrnn", "rnn-attention"]
 
 
@@ -163,17 +167,23 @@ def protocol_label(spec: dict) -> str:
 BUDGET_BOUND_FRACTION = 0.5
 
 
+def _time(record) -> int:
+    """Steps to solve of a solved run; the last step of an unsolved one (where it is censored)."""
+    result, budget = record.result, record.spec["train"]["steps"]
+    if result.get("solved"):
+        # a solved run without a recorded solve step counts as solved at its own budget only
+        return result.get("steps_to_solve") or budget
+    return result.get("steps_run") or budget
+
+
 def runs_by_gap(records) -> dict:
-    """{(task, protocol, arm, lr): {gap: [(solved, steps to solve or None, step budget), ...]}}."""
+    """{(task, protocol, arm, lr): {gap: [(solved, steps to solve or last step, step budget), ...]}}."""
     table: dict = defaultdict(lambda: defaultdict(list))
     for record in records:
-        spec, result = record.spec, record.result
-        solved = bool(result.get("solved"))
+        spec = record.spec
         key = (task_label(spec), protocol_label(spec), arm_label(spec), spec["train"]["lr"])
-        steps = result.get("steps_to_solve") if solved else None
-        # a solved run without a recorded solve step counts as solved at its own budget only
         table[key][spec["task"]["gap"]].append(
-            (solved, spec["train"]["steps"] if solved and steps is None else steps, spec["train"]["steps"]))
+            (bool(record.result.get("solved")), _time(record), spec["train"]["steps"]))
     return {arm: dict(sorted(gaps.items())) for arm, gaps in sorted(table.items())}
 
 
@@ -189,9 +199,9 @@ def success_by_gap(runs: dict, budget: int | None = None) -> dict:
             for arm, gaps in runs.items()}
 
 
-def median_time_to_solve(cell: list) -> float:
-    """Median steps to solve with unsolved runs counted as never (inf when half or more failed)."""
-    return float(np.median([steps if solved else np.inf for solved, steps, _ in cell]))
+def survival(cell: list):
+    """Kaplan-Meier curve of one cell's runs, unsolved runs censored at their last step."""
+    return kaplan_meier([steps for _, steps, _ in cell], [solved for solved, _, _ in cell])
 
 
 def success_rows(runs: dict) -> list[dict]:
@@ -200,12 +210,13 @@ def success_rows(runs: dict) -> list[dict]:
         for gap, cell in gaps.items():
             k, n = sum(r[0] for r in cell), len(cell)
             lo, hi = wilson_ci(k, n)
-            median = median_time_to_solve(cell)
+            median = survival(cell).median
             budget = max(r[2] for r in cell)
             rows.append({"task": task, "protocol": protocol, "arm": arm, "gap": gap,
                          "solved": k, "n": n, "rate": k / n, "95% CI": (lo, hi), "lr": lr,
-                         "median steps to solve": median if math.isfinite(median) else "not reached",
-                         "budget-bound": "yes" if median > BUDGET_BOUND_FRACTION * budget else ""})
+                         "median steps to solve": "not reached" if median is None else median,
+                         "budget-bound": ("yes" if median is None or median > BUDGET_BOUND_FRACTION * budget
+                                          else "")})
     return rows
 
 
@@ -238,4 +249,21 @@ def critical_gap_by_budget(runs: dict, budgets, threshold: float = 0.8) -> list[
             texts.append(text)
         row["changes with budget"] = "yes" if len(set(texts)) > 1 else ""
         rows.append(row)
+    return rows
+
+
+def survival_by_gap(runs: dict, archs=SURVIVAL_ARCHS) -> dict:
+    """{(task, protocol, arm, lr): {gap: KaplanMeier}} for the arms of `archs` at their defaults."""
+    return {key: {gap: survival(cell) for gap, cell in gaps.items()}
+            for key, gaps in runs.items() if key[2] in archs}
+
+
+def survival_rows(curves: dict) -> list[dict]:
+    rows = []
+    for (task, protocol, arm, lr), gaps in curves.items():
+        for gap, km in gaps.items():
+            rows.append({"task": task, "protocol": protocol, "arm": arm, "lr": lr, "gap": gap, "n": km.n,
+                         "solved": km.events, "median steps to solve": km.median,
+                         "median 95% CI": km.quantile_ci(0.5), "25% solved by": km.quantile(0.25),
+                         "75% solved by": km.quantile(0.75)})
     return rows

@@ -179,3 +179,34 @@ def critical_gap_vs_budget(runs: dict, budgets, path_stem: Path, title: str) -> 
         fig.suptitle(title)
         fig.tight_layout()
         return _save(fig, path_stem)
+
+
+def survival_curves(survival: dict, path_stem: Path, title: str) -> list[str]:
+    """F6: Kaplan-Meier fraction of runs not yet solved vs steps, one panel per (task, protocol, arm),
+    one step curve per gap with its pointwise 95 % band; a curve ends at its last observed step."""
+    with plt.rc_context(STYLE):
+        n = max(len(survival), 1)
+        cols = min(n, 3)
+        rows_ = -(-n // cols)
+        fig, axes = plt.subplots(rows_, cols, figsize=(4.6 * cols, 3.6 * rows_), squeeze=False)
+        for ax in axes.flat[n:]:
+            ax.set_visible(False)
+        for ax, ((task, protocol, arm, lr), gaps) in zip(axes.flat, sorted(survival.items())):
+            for gap, km in sorted(gaps.items()):
+                xs = [0.0, *km.times, km.last]
+                ys = [1.0, *km.survival, km.survival[-1] if km.survival else 1.0]
+                line, = ax.step(xs, ys, where="post", linewidth=1.2, label=f"gap {gap} (n={km.n})")
+                if km.times:
+                    ax.fill_between([0.0, *km.times, km.last], [1.0, *km.ci_low, km.ci_low[-1]],
+                                    [1.0, *km.ci_high, km.ci_high[-1]], step="post", alpha=0.15,
+                                    color=line.get_color(), linewidth=0)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{task.split(' (')[0]}: {arm} (lr {lr:g})\n{protocol}", fontsize=8)
+            ax.set_xlabel("training steps")
+            ax.set_ylabel("fraction of runs not yet solved")
+            ax.legend(fontsize=6)
+        if not survival:
+            axes[0][0].text(0.5, 0.5, "no training runs in the store", ha="center", va="center")
+        fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path_stem)

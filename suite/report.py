@@ -7,7 +7,7 @@ Layout of the output folder (every table and figure has a stable id, e.g. "vgsui
     index.md                 verdict table first, then overviews and one section per claim
     tables/<ID>.md|.tex|.csv every table in Markdown, LaTeX (booktabs) and CSV
     figures/<ID>.png|.svg    F1 gradient vs distance, F2 success vs gap, F3 critical gaps, F4 saliency,
-                             F5 critical gap vs step budget
+                             F5 critical gap vs step budget, F6 time to solve (Kaplan-Meier)
     results.json             schema "vgsuite-report/1": {schema, version, profile, verdicts[],
                              tables{id: {title, columns, rows}}, figures{id: {title, files}}}
     meta.json                versions, commit, device and CPU model, threads, profile, seeds, date
@@ -234,6 +234,7 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
     tuning = {spec.key for spec in tuning_runs(context)}
     runs = figures.runs_by_gap([r for r in records if r.key not in tuning])
     budgets = context.budget.read_budgets
+    survival = figures.survival_by_gap(runs)
     probe = context.budget.probe
     probe_note = (f"The task's loss (copy: recall window), gap {probe.gap}, hidden {probe.hidden}, "
                   f"{probe.seeds} seeds x batch {probe.batch}; decay = slope of log10 norm vs k "
@@ -253,8 +254,8 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
         Table("T4", "Effective memory horizon (delayed recall, at initialisation)", figures.horizon_rows(overview),
               "Largest lag whose input saliency is still >= 1 % of its peak; censored = reaches the sequence start."),
         Table("T5", "Success rate vs gap per arm", success_rows,
-              "Solved criterion per task (README); Wilson 95 % CI. Median steps to solve counts an "
-              "unsolved run as never solving ('not reached': half or more unsolved); budget-bound: that "
+              "Solved criterion per task (README); Wilson 95 % CI. Median steps to solve: Kaplan-Meier, "
+              "unsolved runs censored at their last step ('not reached': fewer than half solved); budget-bound: that "
               f"median exceeds {figures.BUDGET_BOUND_FRACTION:g} x the step budget, so a longer budget "
               "could change the cell."),
         budget_table(evaluate_by_budget(context, budgets, cache=cache)),
@@ -267,6 +268,12 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
                                    "Each arm's critical gap read from the same runs at every budget "
                                    "(a run counts as solved at N steps if it had solved by then); "
                                    "'[a, b)': solved up to a, fails at b; '>= a': no gap of the ladder failed."))
+    report.tables.append(Table(
+        "T9", "Time to solve per gap (Kaplan-Meier), plain architectures", figures.survival_rows(survival),
+        "Steps until the solved criterion; an unsolved run is censored at its last step. Median and "
+        "quartiles are read off the Kaplan-Meier curve (empty: fewer than that fraction solved); the "
+        "median's interval is where the pointwise 95 % log-log band crosses one half (empty upper "
+        "end: unbounded within the budget)."))
     for e in evaluated:
         for i, (name, rows) in enumerate(sorted(e.verdict.tables.items()), start=1):
             report.tables.append(Table(f"{e.claim.id}.{i}", f"{e.claim.id}: {name}", rows))
@@ -284,6 +291,8 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
         "F4": {"title": "Input saliency vs lag (delayed recall)",
                "files": plots.saliency_curves(overview["delayed_recall"], figures.PANEL_ARCHS, fig_dir / "F4",
                                               "F4: log10 ||dy_T/dx_(T-k)||, delayed recall")},
+        "F6": {"title": "Time to solve: Kaplan-Meier fraction of runs not yet solved, per architecture and gap",
+               "files": plots.survival_curves(survival, fig_dir / "F6", "F6: fraction of runs not yet solved")},
     }
     if budget_rows:
         report.figures["F5"] = {
@@ -382,6 +391,7 @@ def render_index(report: Report) -> str:
     if "T7" in tables:
         lines += ["## The learning rate", ""] + table("T7")
     lines += ["## Learning long-range dependencies", ""] + table("T2") + figure("F3") + figure("F2") + table("T5")
+    lines += ["## Time to solve", ""] + table("T9") + figure("F6")
     lines += ["## The step budget", ""] + table("T6")
     if "T8" in tables:
         lines += table("T8") + figure("F5")

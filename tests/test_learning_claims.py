@@ -215,7 +215,7 @@ def test_verdict_rules_on_a_synthetic_world(world):
     l6 = learning.analyse_l6(ctx)
     assert l6.verdict == "conditional" and "sigmoid" in l6.conditions
     assert mitigation.analyse_m1(ctx).verdict == "conditional"     # orthogonal, not xavier
-    assert mitigation.analyse_m2(ctx).verdict == "supported"
+    assert mitigation.analyse_m2(ctx).verdict == "conditional"   # stabilises exploding; vanishing reach equal
     assert mitigation.analyse_m3(ctx).verdict == "conditional"     # irnn only
     assert mitigation.analyse_m4(ctx).verdict == "supported"
     assert mitigation.analyse_m6(ctx).verdict == "supported"
@@ -232,9 +232,9 @@ def test_an_arm_no_better_than_the_baseline_is_inconclusive_and_a_worse_one_refu
     assert mitigation.analyse_m6(Context()).verdict == "refuted"
 
 
-def test_clipping_that_raises_the_reach_refutes_m2(world):
-    world[("rnn-tanh", "default", 1, 0.25, "adam")] = 40
-    assert mitigation.analyse_m2(Context()).verdict == "refuted"
+def test_clipping_that_also_raises_the_vanishing_reach_supports_m2(world):
+    world[("rnn-tanh", "default", 1, 0.25, "adam")] = 40   # both halves of the sentence shown
+    assert mitigation.analyse_m2(Context()).verdict == "supported"
 
 
 def test_m5_is_conditional_on_the_forget_gate_init_that_reaches_well_beyond(world):

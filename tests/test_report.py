@@ -82,17 +82,37 @@ def test_every_file_is_written(rendered):
     out = tmp / "out"
     rep = render(out)
     ids = [t.id for t in rep.tables]
-    assert ids[:6] == ["T1", "T2", "T3", "T4", "T5", "T6"] and "G1.1" in ids
+    assert ids[:6] == ["T1", "T2", "T3", "T4", "T5", "T6"] and "T9" in ids and "G1.1" in ids
     for tid in ids:
         for ext in ("md", "tex", "csv"):
             assert (out / "tables" / f"{tid}.{ext}").stat().st_size > 0
-    for fid in ("F1", "F2", "F3", "F4"):
+    for fid in ("F1", "F2", "F3", "F4", "F6"):
         assert (out / "figures" / f"{fid}.png").read_bytes()[:4] == b"\x89PNG"
         assert b"<svg" in (out / "figures" / f"{fid}.svg").read_bytes()[:500]
     index = (out / "index.md").read_text()
     assert index.index("## Verdicts") < index.index("## Gradient flow")
     assert "### G1: slug-g1" in index and "![Figure F1" in index
     assert "1 agree, 1 differ, 0 without a prior" in index  # G2: measured refuted, the prior supported
+
+
+def test_time_to_solve_censors_unsolved_runs_at_their_last_step():
+    """T9 / F6: a Kaplan-Meier median per (arm, gap), None when fewer than half the runs solved."""
+    class Record:
+        def __init__(self, arch, gap, result):
+            self.spec = {"task": {"name": "delayed_recall", "gap": gap, "options": []},
+                         "arch": {"name": arch, "hidden": 32, "layers": 1, "init": "default", "init_gain": 1.0,
+                                  "forget_bias": None, "options": []},
+                         "train": {"steps": 1000, "lr": 0.003, "optimizer": "adam", "batch_size": 64,
+                                   "clip": None, "clip_mode": "norm"}}
+            self.result = result
+
+    solved = [{"solved": True, "steps_to_solve": s, "steps_run": s} for s in (100, 200)]
+    records = [Record("gru", 5, r) for r in solved] + [Record("gru", 5, {"solved": False, "steps_run": 1000})]
+    records += [Record("gru", 10, solved[0])] + [Record("gru", 10, {"solved": False, "steps_run": 400})] * 2
+    records += [Record("resrnn", 5, solved[0])]  # not a plain architecture: not in T7
+    rows = figures.survival_rows(figures.survival_by_gap(figures.runs_by_gap(records)))
+    assert [(r["arm"], r["gap"], r["n"], r["solved"], r["median steps to solve"]) for r in rows] == [
+        ("gru", 5, 3, 2, 200.0), ("gru", 10, 3, 1, None)]
 
 
 def test_t1_shows_the_literature_prior_beside_the_measured_verdict(rendered):

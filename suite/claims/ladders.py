@@ -20,6 +20,9 @@ runs, all defined here once so that every claim means the same by them:
   `PLATEAU_FRACTION` (90 %) of the memoryless baseline loss; a run that never gets there is
   censored at its last step (it never left the plateau). Resolution: the evaluation interval.
 * **steps to solve**, censored: unsolved runs rank after every solved one (budget + one interval).
+  As survival data (suite.survival): solved runs are events at their steps to solve, unsolved runs
+  are right-censored at their last step; the Kaplan-Meier median is the time to solve the tables
+  print (None when fewer than half the runs solve).
 * **outcome score** of one run, lower is better: its steps to solve if it solved, else the budget
   plus budget x (final eval loss / memoryless loss). Every solved run ranks before every unsolved
   one, and among unsolved runs the one that got further from the baseline ranks first, so the
@@ -44,6 +47,7 @@ from .. import stats
 from ..engine.protocol import RunResult
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from ..store import Store
+from ..survival import KaplanMeier, kaplan_meier
 from ..sweep import ensure_runs, load_results
 from .base import Context
 
@@ -176,6 +180,7 @@ class Cell:
     score: list[float] = field(default_factory=list)   # outcome score, one per seed
     spike: list[float] = field(default_factory=list)   # max interval training loss / baseline
     params: int = 0                   # trainable parameters (the same for every seed)
+    last_step: list[int] = field(default_factory=list)  # steps each run trained (solved: its solve step)
 
     @property
     def n(self) -> int:
@@ -189,14 +194,22 @@ class Cell:
     def rate(self) -> float:
         return self.k / self.n
 
+    def time_to_solve(self) -> tuple[list[int], list[bool]]:
+        """Per seed (steps, solved?): steps to solve, or the last step trained when unsolved."""
+        last = self.last_step or self.steps  # a cell built without last steps: censored at the budget
+        times = [s if ok else end for s, ok, end in zip(self.steps, self.solved, last)]
+        return times, list(self.solved)
+
+    def survival(self) -> KaplanMeier:
+        return kaplan_meier(*self.time_to_solve())
+
     def row(self, task: str) -> dict:
         lo, hi = stats.wilson_ci(self.k, self.n)
-        solved_steps = [s for s, ok in zip(self.steps, self.solved) if ok]
         left_plateau = [p for p, ok in zip(self.plateau, self.left) if ok]
         return {
             "task": task, "arm": self.arm, "gap": self.gap, "solved": self.k, "n": self.n,
             "rate": round(self.rate, 3), "rate_ci": [round(lo, 3), round(hi, 3)],
-            "median_steps_solved": float(np.median(solved_steps)) if solved_steps else None,
+            "km_median_steps": self.survival().median,
             "never_left_plateau": int(sum(not x for x in self.left)),
             "median_plateau_left": float(np.median(left_plateau)) if left_plateau else None,
             "diverged": int(sum(self.diverged)),
@@ -322,6 +335,7 @@ def cell_of(arm: Arm, gap: int, runs: list[RunResult]) -> Cell:
         score=[outcome_score(r, arm.train) for r in runs],
         spike=[loss_spike(r) for r in runs],
         params=runs[0].num_parameters if runs else 0,
+        last_step=[r.steps_run for r in runs],
     )
 
 

@@ -1,27 +1,33 @@
 """L4: are networks that suffer vanishing gradients unstable? Measured, not assumed.
 
 The article says the models become unstable: tiny changes of inputs or parameters change their
-predictions a lot. Two readings are measured, vanilla (rnn-tanh) against gated (lstm, gru), on the
-same task, gap and seeds:
+predictions a lot. Two readings are measured, vanilla (rnn-tanh) against gated (lstm, gru), on
+delayed recall with the same seeds:
 
-* sensitivity of a trained network. Each seed's network is retrained exactly as its stored run
-  (same spec: the store cannot hold weights; training is deterministic) at the first ladder gap,
-  where every plain architecture solves, so the networks compared are equally good. Then, on 256
-  held-out sequences, the output distribution at the read-out step is compared with the one under
-  (a) Gaussian input noise of std `INPUT_NOISE` added to the one-hot inputs, and (b) Gaussian
-  weight noise of std `WEIGHT_NOISE` times each parameter tensor's RMS; `NOISE_DRAWS` draws each.
-  Per network: the mean total-variation distance between the two output distributions (0: none,
-  1: disjoint) and the fraction of predictions that flip.
-* spread of outcomes across seeds, from the gap ladder: at each gap, how many arms split (some seeds
-  solve, some do not) and the interquartile range of the outcome score. Reported, not tested.
+* sensitivity of a trained network, at a long gap. The gap is the longest of rnn-tanh's ladder at
+  which at least `MIN_SOLVED` (half) of its stored seeds solved: the longest gap with enough trained
+  vanilla networks (quick, master seed 0: gap 20; gap 5, where every architecture solves, is no
+  vanishing regime). Per arm, the first `NETS` seeds that solved there are retrained exactly as
+  their stored runs (same specs, batched: the store cannot hold weights; training is
+  deterministic); a gated arm none of whose seeds solved there is left out and named. Then, on
+  256 held-out sequences, the read-out distribution is compared with the one under Gaussian input
+  noise of std s on the one-hot inputs and Gaussian weight noise of std s times each parameter
+  tensor's RMS, for each s of the sweep `NOISE_LEVELS` (0.3 %, 1 %, 3 %, 10 %), `NOISE_DRAWS`
+  draws each. Per network and level: the mean total-variation distance between the two
+  distributions (0: none, 1: disjoint) and the fraction of predictions that flip. The curve over
+  the sweep is reported per arm.
+* spread of outcomes across seeds, from the gap ladder: per arm and gap, the success rate with its
+  Wilson interval, its Bernoulli spread sqrt(p (1 - p)) (0: every seed agrees, 0.5: an even split)
+  and the quartiles of the steps to solve read off the Kaplan-Meier curve (unsolved runs censored).
 
-"A lot" is fixed before measuring: `LOT` = 5 % of predictions flipping, or a mean TV distance of
-0.05. Verdict: refuted when, for the vanilla networks, the upper 95 % bootstrap bound of the mean
-flip rate and of the mean TV distance are both below `LOT` under input and under weight noise
-(tiny perturbations do not change their predictions a lot); supported when a lower bound is at or
-above `LOT` for some noise and the vanilla networks are more sensitive than the gated ones there
-(one-sided Mann-Whitney, p < 0.05); inconclusive otherwise. The comparison vanilla vs gated is
-reported either way; a tenfold larger noise (`LARGE`) is reported for scale.
+"Tiny" is the sweep's levels up to `TINY` (1 %); "a lot" is `LOT`: 5 % of predictions flipping, or
+a mean TV distance of 0.05. Verdict, from the sensitivity reading: refuted when, at every tiny
+level, the vanilla networks' upper 95 % bootstrap bounds of the mean flip rate and mean TV distance
+are below `LOT` under input and under weight noise; supported when a lower bound is at or above
+`LOT` at some tiny level and the vanilla networks are more sensitive than the gated ones there
+(one-sided Mann-Whitney, p < 0.05); inconclusive otherwise. The seed spread is reported beside it:
+it is the other reading of "unstable", and it answers a different question (does the outcome of
+training depend on the seed?), not the article's tiny perturbations.
 """
 
 from __future__ import annotations
@@ -34,16 +40,19 @@ import torch
 from .. import stats
 from ..models import make_model
 from ..specs import derive_seed
-from ..train import run
+from ..train import STACKED_TRAINER, run, run_batch, trainer_of
 from .arms import arm, settings
 from .base import Claim, Context, Verdict
 from .ladders import ALPHA, all_specs, outcomes
 
 VANILLA = ("rnn-tanh",)
 GATED = ("lstm", "gru")
-INPUT_NOISE = 0.01      # std of the Gaussian noise on the one-hot inputs
-WEIGHT_NOISE = 0.01     # std of the weight noise, relative to each parameter tensor's RMS
-LARGE = 10.0            # the reported-only larger noise, as a multiple of the tiny one
+#: noise std on the one-hot inputs, and on the weights relative to each parameter tensor's RMS
+NOISE_LEVELS = (0.003, 0.01, 0.03, 0.1)
+TINY = 0.01             # the levels up to this one are the article's "tiny" perturbations
+INPUT_NOISE = WEIGHT_NOISE = TINY   # sensitivity()'s defaults
+MIN_SOLVED = 0.5        # the sensitivity gap: the longest at which >= half of rnn-tanh's seeds solved
+NETS = 5                # solved networks retrained per arm (the retraining is L4's whole cost)
 NOISE_DRAWS = 4
 PROBE_SIZE = 256
 LOT = 0.05              # "a lot": 5 % of predictions flip, or a mean TV distance of 0.05
@@ -89,90 +98,142 @@ def sensitivity(model, task, x, seed: int, *, input_noise: float = INPUT_NOISE,
     return {k: float(np.mean(v)) for k, v in out.items()}
 
 
-def _trained_sensitivity(context: Context, a, gap: int, seed: int) -> dict:
-    spec = a.spec(gap, seed, context.device)
-    task = spec.task.build()
-    model = make_model(spec.arch, task.input_size, task.output_size, spec.init_seed())
-    result = run(spec, model=model)
-    gen = torch.Generator().manual_seed(derive_seed("l4-probe-data", spec.task))
-    x, _ = task.sample(PROBE_SIZE, gen, context.device)
-    row = {"arm": a.label, "seed": seed, "gap": gap, "solved": result.solved,
-           "steps": result.steps_to_solve, "final_loss": result.final_loss}
-    row.update(sensitivity(model, task, x, seed))
-    large = sensitivity(model, task, x, seed, input_noise=LARGE * INPUT_NOISE,
-                        weight_noise=LARGE * WEIGHT_NOISE)
-    row.update({f"{k}_x{LARGE:g}": v for k, v in large.items()})
-    return row
+def sensitivity_gap(vanilla) -> int:
+    """The longest gap of the vanilla arm's ladder at which >= MIN_SOLVED of its seeds solved (its
+    first gap when none qualifies)."""
+    good = [g for g, c in vanilla.cells.items() if c.rate >= MIN_SOLVED]
+    return max(good) if good else vanilla.arm.gaps[0]
+
+
+def _retrain(specs) -> list:
+    """Models trained exactly as their stored runs, with their results (batched where the spec's
+    trainer stacks: a member's numbers do not depend on its batch-mates)."""
+    task = specs[0].task.build()
+    models = [make_model(s.arch, task.input_size, task.output_size, s.init_seed()) for s in specs]
+    if trainer_of(specs[0]) == STACKED_TRAINER:
+        results = run_batch(specs, models)
+    else:
+        results = [run(spec, model=model) for spec, model in zip(specs, models)]
+    return list(zip(models, results))
+
+
+def _sensitivity_rows(context: Context, out, gap: int) -> list[dict]:
+    cell = out.cells[gap]
+    seeds = [seed for seed, ok in zip(out.seeds, cell.solved) if ok][:NETS]
+    if not seeds:
+        return []
+    specs = [out.arm.spec(gap, seed, context.device) for seed in seeds]
+    task = specs[0].task.build()
+    x, _ = task.sample(PROBE_SIZE, torch.Generator().manual_seed(derive_seed("l4-probe-data", specs[0].task)),
+                       context.device)
+    rows = []
+    for seed, (model, result) in zip(seeds, _retrain(specs)):
+        row = {"arm": out.arm.label, "seed": seed, "gap": gap, "solved": result.solved,
+               "steps": result.steps_to_solve, "final_loss": result.final_loss}
+        for level in NOISE_LEVELS:
+            measured = sensitivity(model, task, x, seed, input_noise=level, weight_noise=level)
+            row.update({f"{k}@{level:g}": v for k, v in measured.items()})
+        rows.append(row)
+    return rows
 
 
 def _spread(outs) -> list[dict]:
     rows = []
     for (_task, label), out in outs.items():
         for gap, cell in out.cells.items():
-            q1, q3 = np.percentile(cell.score, [25, 75])
-            rows.append({"arm": label, "gap": gap, "solved": f"{cell.k}/{cell.n}",
-                         "split": 0 < cell.k < cell.n, "score_iqr_steps": float(q3 - q1)})
+            km = cell.survival()
+            lo, hi = stats.wilson_ci(cell.k, cell.n)
+            rows.append({"arm": label, "gap": gap, "solved": f"{cell.k}/{cell.n}", "rate_ci": [lo, hi],
+                         "split": 0 < cell.k < cell.n,
+                         "outcome_sd": round(float(np.sqrt(cell.rate * (1 - cell.rate))), 3),
+                         "steps_to_25pct": km.quantile(0.25), "km_median_steps": km.median,
+                         "steps_to_75pct": km.quantile(0.75)})
     return rows
 
 
 MEASURES = ("input_tv", "input_flip", "weight_tv", "weight_flip")
 
 
+def _curve(vanilla, gated, context: Context) -> tuple[list[dict], dict]:
+    """Per noise level and measure: vanilla mean with its bootstrap CI, gated mean, the tests."""
+    rows, tests = [], {}
+    for level in NOISE_LEVELS:
+        for kind in MEASURES:
+            key = f"{kind}@{level:g}"
+            v, g = [r[key] for r in vanilla], [r[key] for r in gated]
+            ci = stats.bootstrap_ci(v, seed=context.master_seed)
+            row = {"noise": level, "measure": kind, "vanilla_mean": float(np.mean(v)), "vanilla_ci": list(ci)}
+            if g:
+                more, less = stats.mann_whitney_greater(v, g), stats.mann_whitney_greater(g, v)
+                tests[key] = (ci, more, less)
+                row |= {"gated_mean": float(np.mean(g)), "p_vanilla_more": more.p_value,
+                        "p_gated_more": less.p_value, "P(vanilla>gated)": more.effect_size}
+            else:
+                tests[key] = (ci, None, None)
+            rows.append(row)
+    return rows, tests
+
+
 def analyse_l4(context: Context) -> Verdict:
     arms = _arms(context)
-    outs = outcomes(context, arms)  # the stored runs: the spread of outcomes across seeds
-    gap = arms[0].gaps[0]
-    n = context.budget.seeds_reference  # retraining is single runs: the first n seeds of each arm
-    rows = [_trained_sensitivity(context, a, gap, seed) for a in arms for seed in context.seeds(min(n, a.n_seeds))]
+    outs = outcomes(context, arms)  # the stored runs: which seeds solved, and the seed spread
+    vanilla_out = outs[(arms[0].task, VANILLA[0])]
+    gap = sensitivity_gap(vanilla_out)
+    by_arm = {a.label: _sensitivity_rows(context, outs[(a.task, a.label)], gap) for a in arms}
+    rows = [r for label in VANILLA + GATED for r in by_arm[label] if r["solved"]]
     vanilla = [r for r in rows if r["arm"] in VANILLA]
     gated = [r for r in rows if r["arm"] in GATED]
-    bounds, tests = {}, {}
-    for kind in MEASURES:
-        v, g = [r[kind] for r in vanilla], [r[kind] for r in gated]
-        bounds[kind] = (float(np.mean(v)), stats.bootstrap_ci(v, seed=context.master_seed))
-        tests[kind] = (stats.mann_whitney_greater(v, g),
-                       stats.mann_whitney_greater(g, v))
-    small = all(hi < LOT for _, (_, hi) in bounds.values())
-    large = [k for k, (_, (lo, _)) in bounds.items() if lo >= LOT and tests[k][0].p_value < ALPHA]
-    more = [k for k, (t, _) in tests.items() if t.p_value < ALPHA]
-    less = [k for k, (_, r) in tests.items() if r.p_value < ALPHA]
-    medians = {f"{k}_{side}": round(float(np.median([r[k] for r in grp])), 5)
-               for k in MEASURES + tuple(f"{m}_x{LARGE:g}" for m in MEASURES)
-               for side, grp in (("vanilla", vanilla), ("gated", gated))}
+    absent = [label for label in GATED if not by_arm[label]]
+    curve, tests = _curve(vanilla, gated, context)
+    tiny = [f"{kind}@{level:g}" for level in NOISE_LEVELS if level <= TINY for kind in MEASURES]
+    small = all(tests[k][0][1] < LOT for k in tiny)
+    large = [k for k in tiny if tests[k][0][0] >= LOT and tests[k][1] is not None and tests[k][1].p_value < ALPHA]
+    more = [k for k in tiny if tests[k][1] is not None and tests[k][1].p_value < ALPHA]
+    less = [k for k in tiny if tests[k][2] is not None and tests[k][2].p_value < ALPHA]
     spread = _spread(outs)
-    splits = {label: sum(r["split"] for r in spread if r["arm"] == label) for label in VANILLA + GATED}
-    compare_text = (f"vanilla more sensitive than gated under {more or 'none'}, less under "
-                    f"{less or 'none'} (one-sided Mann-Whitney, p < {ALPHA})")
+    splits = {label: [r["gap"] for r in spread if r["arm"] == label and r["split"]] for label in VANILLA + GATED}
+    worst = {level: round(max(r["vanilla_mean"] for r in curve if r["noise"] == level and r["measure"] in
+                              ("input_flip", "weight_flip")), 4) for level in NOISE_LEVELS}
+    compare_text = (f"vanilla more sensitive than gated under {more or 'none'}, less under {less or 'none'} "
+                    f"(one-sided Mann-Whitney, p < {ALPHA}; gated: "
+                    f"{', '.join(g for g in GATED if g not in absent)} networks"
+                    + (f"; {', '.join(absent)} solved no seed at gap {gap}" if absent else "") + ")")
+    spread_text = (f"seed spread, the other reading of 'unstable': the outcome splits (some seeds solve, some "
+                   f"not) at gaps {splits}; per arm and gap the rate, sqrt(p(1-p)) and Kaplan-Meier "
+                   f"quartiles of the steps to solve are in the spread table")
     if small:
         verdict = "refuted"
-        cond = (f"tiny perturbations do not change a trained vanilla RNN's predictions a lot: every "
-                f"upper 95 % bound is below {LOT:g} (flip rate and TV distance, input and weight "
-                f"noise); {compare_text}. Instability in training (exploding gradients) is M2's "
-                f"subject; the spread of outcomes across seeds is larger for rnn-tanh (split gaps "
-                f"{splits})")
+        cond = (f"at gap {gap}, tiny perturbations (noise <= {TINY:g}) do not change trained rnn-tanh "
+                f"networks' predictions a lot: every upper 95 % bound is below {LOT:g} (flip rate and TV "
+                f"distance, input and weight noise); vanilla mean flip rate, the larger of input and weight "
+                f"noise, per noise level: {worst}; {compare_text}. Instability in training (exploding "
+                f"gradients) is M2's subject. {spread_text}")
     elif large:
-        verdict, cond = "supported", f"vanilla predictions change a lot under {large}; {compare_text}"
+        verdict = "supported"
+        cond = f"at gap {gap} vanilla predictions change a lot under {large}; {compare_text}. {spread_text}"
     else:
         verdict = "inconclusive"
-        cond = (f"neither bounded below {LOT:g} nor shown to reach it; {compare_text}; more seeds "
-                f"or probe sequences would decide it")
-    mean, ci = bounds["input_tv"]
-    main = tests["input_tv"][0]
+        cond = (f"at gap {gap}, neither bounded below {LOT:g} nor shown to reach it; {compare_text}; more "
+                f"networks or probe sequences would decide it. {spread_text}")
+    key = f"input_tv@{TINY:g}"
+    (lo, hi), main, _ = tests[key]
     return Verdict(
         claim_id="L4", verdict=verdict,
         statistic=f"mean TV distance of a trained rnn-tanh's read-out distribution under input noise "
-                  f"std {INPUT_NOISE:g} (gap {gap})",
-        value=mean, ci=ci, n=len(rows),
-        test="percentile bootstrap bounds against LOT; " + main.test + " for vanilla vs gated",
-        p_value=main.p_value, effect_size=main.effect_size, effect_ci=main.effect_ci,
-        conditions=cond + f". Medians: {medians}; effect_size is P(vanilla TV > gated TV), input noise",
-        settings=settings(context, *arms) | {"input_noise": INPUT_NOISE, "weight_noise": WEIGHT_NOISE,
+                  f"std {TINY:g} (gap {gap})",
+        value=float(np.mean([r[key] for r in vanilla])), ci=(lo, hi), n=len(vanilla),
+        test=("percentile bootstrap bounds over the vanilla networks against LOT at every noise level <= "
+              f"{TINY:g}, input and weight noise"
+              + (f"; {main.test} for vanilla vs gated" if main is not None else "")),
+        p_value=None if main is None else main.p_value,
+        effect_size=None if main is None else main.effect_size,
+        effect_ci=None if main is None else main.effect_ci,
+        conditions=cond + f". n = solved rnn-tanh networks probed; effect_size is P(vanilla TV > gated TV) "
+                          f"under input noise {TINY:g}",
+        settings=settings(context, *arms) | {"noise_levels": list(NOISE_LEVELS), "tiny": TINY,
                                              "noise_draws": NOISE_DRAWS, "probe_size": PROBE_SIZE,
-                                             "sensitivity_gap": gap, "lot": LOT},
-        tables={"sensitivity": rows, "spread": spread,
-                "bounds": [{"measure": k, "vanilla_mean": m, "ci": list(c)} for k, (m, c) in bounds.items()],
-                "tests": [{"measure": k, "p_vanilla_more": t.p_value, "p_gated_more": r.p_value,
-                           "P(vanilla>gated)": t.effect_size} for k, (t, r) in tests.items()]},
+                                             "sensitivity_gap": gap, "nets_per_arm": NETS, "lot": LOT},
+        tables={"sensitivity": rows, "sensitivity_curve": curve, "spread": spread},
     )
 
 
@@ -181,14 +242,20 @@ CLAIMS = [
         id="L4", slug="instability", group="learning",
         article="Vanishing gradients make models unstable: small changes to inputs or parameters "
                 "can change their predictions a great deal.",
-        measured="Trained rnn-tanh networks (at the first ladder gap, where every plain architecture "
-                 "solves) change their predictions a lot under noise of 1 % on the inputs or 1 % of each "
-                 "weight tensor's RMS: mean flip rate or TV distance >= 0.05 (bootstrap bound), and more "
-                 "than lstm/gru networks (one-sided Mann-Whitney); refuted when every upper bound is "
-                 "below 0.05. The spread of outcomes across seeds is reported.",
+        measured="At the longest ladder gap where at least half of rnn-tanh's seeds solve delayed recall "
+                 "(quick: 20), up to 5 solved networks per arm, retrained as stored, change their "
+                 "predictions a lot under tiny noise (0.3 % or 1 % on the inputs, or of each weight "
+                 "tensor's RMS): mean flip rate or TV distance >= 0.05 (bootstrap bound), and more than the "
+                 "gated networks that solved there (one-sided Mann-Whitney); refuted when every upper bound "
+                 "at both tiny levels is below 0.05. Reported: the sensitivity curve over noise 0.3 %, 1 %, "
+                 "3 %, 10 %, and the seed spread (success rate, sqrt(p(1-p)), Kaplan-Meier quartiles of "
+                 "the steps to solve) per arm and gap.",
         expected="refuted",
-        reason="Open in claims.md. Measured: 0 of 256 predictions flip for every network; mean TV "
-               "distance under 0.01 for vanilla and gated alike. Vanishing gradients make outputs "
+        reason="Open in claims.md. Measured (quick, master seed 0, gap 20, 5 rnn-tanh vs 5 gru networks; "
+               "lstm solves no seed there): under 1 % noise the rnn-tanh networks flip 0.7 % (input) and "
+               "0.2 % (weight) of their predictions, mean TV 0.014; more than gru (TV p = 0.008) but far "
+               "from a lot. Flips grow to 4 % at 3 % input noise and 27 % at 10 %. rnn-tanh's outcome "
+               "splits across seeds at gaps 5-20, gru's nowhere. Vanishing gradients make outputs "
                "insensitive to distant inputs; sensitivity is the exploding regime's trait.",
         analyse=analyse_l4, runs=runs_l4, retrains=True,
     ),
