@@ -7,7 +7,8 @@ Layout of the output folder (every table and figure has a stable id, e.g. "vgsui
     index.md                 verdict table first, then overviews and one section per claim
     tables/<ID>.md|.tex|.csv every table in Markdown, LaTeX (booktabs) and CSV
     figures/<ID>.png|.svg    F1 gradient vs distance, F2 success vs gap, F3 critical gaps, F4 saliency,
-                             F5 critical gap vs step budget
+                             F5 critical gap vs step budget; the paper profile adds T9, its runs
+                             beside the published numbers (suite/literature.py)
     results.json             schema "vgsuite-report/1": {schema, version, profile, verdicts[],
                              tables{id: {title, columns, rows}}, figures{id: {title, files}}}
     meta.json                versions, commit, device and CPU model, threads, profile, seeds, date
@@ -35,6 +36,7 @@ from .claims.base import Context
 from .claims.evaluate import Evaluated, confirmation_context, evaluate, evaluate_by_budget, tuning_runs
 from .claims.learning_rates import GRID, TUNING_GAP, TUNING_MASTER_SEED, disagreements, tuning_rows
 from .environment import code_version, metadata
+from .literature import COMPARISON_NOTE, comparison_rows
 from .sweep import ensure_runs, load_results
 
 SCHEMA = "vgsuite-report/1"
@@ -251,6 +253,10 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
     tuning = tuning_table(context)
     if tuning is not None:
         report.tables.append(tuning)
+    if context.profile == "paper":  # the profile that trains at the published scale
+        report.tables.append(Table("T9", "Beside the literature: published results and this profile's runs",
+                                   comparison_rows(records, context.budget.hidden, context.budget.train.steps),
+                                   COMPARISON_NOTE))
     if budget_rows:
         report.tables.append(Table("T8", "Critical gap vs step budget, per arm and task", budget_rows,
                                    "Each arm's critical gap read from the same runs at every budget "
@@ -371,6 +377,8 @@ def render_index(report: Report) -> str:
     if "T7" in tables:
         lines += ["## The learning rate", ""] + table("T7")
     lines += ["## Learning long-range dependencies", ""] + table("T2") + figure("F3") + figure("F2") + table("T5")
+    if "T9" in tables:
+        lines += ["## Beside the literature", ""] + table("T9")
     lines += ["## The step budget", ""] + table("T6")
     if "T8" in tables:
         lines += table("T8") + figure("F5")
