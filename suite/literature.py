@@ -46,7 +46,7 @@ class Finding:
 
     def row(self) -> dict:
         return {"source": self.source, "task": self.task, "T": self.gap, "arch": self.arch,
-                "published": self.measure + (f" {self.value:.3g}" if self.value is not None else ""),
+                "published": f"{self.measure} {self.value:.3g}" if self.value is not None else "curve only",
                 "outcome": self.outcome}
 
 

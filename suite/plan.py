@@ -104,7 +104,7 @@ class Plan:
         out.append("literature the runs will be read against (published; the runs at that task, T and plain "
                    "architecture):")
         for f in self.literature:
-            out.append(f"  {f['source']}: {f['task']} T={f['T']} {f['arch']}: {f['published']} ({f['outcome']}); "
+            out.append(f"  {f['source']}: {f['task']} T={f['T']} {f['arch']}: {f['published']}, {f['outcome']}; "
                        + (f"{f['runs']} runs" if f["runs"] else "not in this profile's runs"))
         return out
 
