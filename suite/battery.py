@@ -60,7 +60,7 @@ def _check_sizes(**values) -> None:
 def make_battery(name: str = "quick", *, tasks=None, gaps=None, seeds=None, steps=None, hidden=None,
                  layers: int = 1, probe_gap=None, probe_seeds=None, probe_batch=None,
                  baselines=None, train: bool = True) -> Battery:
-    """The `name` profile's battery ("quick" or "full") with any of its settings narrowed."""
+    """The `name` profile's battery ("quick", "full" or "paper") with any of its settings narrowed."""
     if name not in PROFILES:
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {name!r}")
     budget = PROFILES[name]

@@ -1,11 +1,13 @@
 """The budget table: every size the suite trains or probes at, per profile, in one place.
 
-Two profiles, one code path: `quick` (what CI runs: every claim decided in minutes on 2 cores) and
-`full` (what the report runs). A profile says
+Three profiles, one code path: `quick` (what CI runs: every claim decided in minutes on 2 cores),
+`full` (what the report runs) and `paper` (the literature's protocols, for a GPU or a cluster:
+`vgsuite claims --profile paper --plan` prints what it would cost). A profile says
 
 * how the learning claims and `vgsuite sweep` train: the width, the `TrainSpec`, the replicate
   seeds per (arm, gap) by tier, and the gap ladders (per task for sweeps and checks; named
-  delayed-recall ladders for the learning claims' arms, see suite/claims/arms.py);
+  delayed-recall ladders for the learning claims' arms, see suite/claims/arms.py, and the adding
+  and copy ladders that L1 also runs when they are set);
 * how big a gradient probe is: the overview probes of tables T3/T4 and of `vgsuite check`
   (`probe`), and the settings of each mechanism claim that probes (`claim_settings`, by claim id);
 * what `vgsuite check` trains (`check`).
@@ -121,6 +123,7 @@ class Profile:
     seeds_core: int | None = None
     arm_ladders: GapLadders = field(default=())  # ladder name -> delayed-recall gaps (claims/arms.py)
     adding_ladder: tuple[int, ...] = ()          # the learning claims' adding ladder (empty: not run)
+    copy_ladder: tuple[int, ...] = ()            # the learning claims' copy ladder (empty: not run)
     probe: ProbeBudget = ProbeBudget(gap=100, hidden=32, seeds=3, batch=8)
     check: CheckBudget | None = None             # None: the profile's own tasks, gaps and seeds
     #: step budgets at which the learning verdicts are decided again, read off the same runs (each
@@ -141,6 +144,7 @@ class Profile:
         object.__setattr__(self, "gaps", freeze_ladders(self.gaps))
         object.__setattr__(self, "arm_ladders", freeze_ladders(self.arm_ladders))
         object.__setattr__(self, "adding_ladder", tuple(self.adding_ladder))
+        object.__setattr__(self, "copy_ladder", tuple(self.copy_ladder))
         object.__setattr__(self, "claim_settings", MappingProxyType(
             {claim: MappingProxyType(dict(values)) for claim, values in dict(self.claim_settings).items()}))
         ArchSpec(hidden=self.hidden)  # validates hidden with the spec's own message
@@ -155,8 +159,9 @@ class Profile:
             _check_ladder(task, gaps)
         for name, gaps in self.arm_ladders:
             _check_ladder(name, gaps)
-        if self.adding_ladder:
-            _check_ladder("adding", self.adding_ladder)
+        for task in ("adding", "copy"):
+            if getattr(self, f"{task}_ladder"):
+                _check_ladder(task, getattr(self, f"{task}_ladder"))
         if isinstance(self.tuning_seeds, bool) or not isinstance(self.tuning_seeds, int) or self.tuning_seeds < 0:
             raise ValueError(f"tuning_seeds must be an integer >= 0, got {self.tuning_seeds!r}")
         if self.confirmation is not None:
@@ -296,7 +301,52 @@ FULL = Profile(
     claim_settings=FULL_CLAIMS,
 )
 
-PROFILES: dict[str, Profile] = {"quick": QUICK, "full": FULL}
+# The literature's protocols (Bai, Kolter & Koltun 2018; Le, Jaitly & Hinton 2015; their numbers
+# are in suite/literature.py): width 128, up to 10k Adam steps, delayed recall and copy to 1000,
+# adding to 600. Nobody has run it on 2 cores; `vgsuite claims --profile paper --plan` estimates it.
+# Its specs share no key with quick's or full's (width and budget differ), so its runs are fresh
+# seeds for every verdict: no confirmation profile.
+PAPER_TRAIN = TrainSpec(steps=10_000, batch_size=64, lr=3e-3, optimizer="adam",
+                        eval_every=100, eval_size=512, early_stop=True)
+PAPER_LADDER = (10, 30, 100, 300, 1000)
+
+#: full's mechanism settings at width 128 and T ~ 1000; every other knob stays full's, so a knob
+#: added to FULL_CLAIMS reaches this profile too
+PAPER_SCALE = {
+    "G1": {"hidden": 128, "gap": 1000, "float32_gap": 1000},
+    "G2": {"hidden": 128, "gap": 1000, "jac_gap": 300},
+    "G3": {"hidden": 128, "gap": 1000},
+    # identity x1.1 grows the state by 1.1^T: keep T where that stays far inside float32
+    "G4": {"hidden": 128, "gap": 300},
+    "G5": {"hidden": 128, "gap": 1000},
+    "G6": {"hidden": 128, "gap": 300},
+    "G7": {"hidden": 128, "gap": 1000, "train_gap": 100, "steps": 10_000},
+    "G8": {"hidden": 128, "gap": 1000},
+    "G9": {"hidden": 128, "gap": 1000},
+    "L5": {"hidden": 128, "gap": 300, "steps": 10_000},
+}
+PAPER_CLAIMS = {claim: {**FULL_CLAIMS[claim], **PAPER_SCALE.get(claim, {})} for claim in FULL_CLAIMS}
+PAPER_GAPS = {"copy": PAPER_LADDER, "adding": (50, 100, 200, 400, 600), "delayed_recall": PAPER_LADDER}
+
+PAPER = Profile(
+    name="paper",
+    description="the literature's protocols (hidden 128, 10k Adam steps, T up to 1000), for a GPU or a cluster",
+    hidden=128,
+    train=PAPER_TRAIN,
+    seeds=5, seeds_reference=10, seeds_core=10,
+    gaps=PAPER_GAPS,
+    arm_ladders={"short": PAPER_LADDER[:3], "mid": PAPER_LADDER[:4], "base": PAPER_LADDER,
+                 "extended": PAPER_LADDER, "long": PAPER_LADDER},
+    adding_ladder=PAPER_GAPS["adding"],
+    copy_ladder=PAPER_GAPS["copy"],  # the loss over all steps, as the papers report it
+    read_budgets=(1000, 3000, 10_000),
+    tuning_seeds=5,
+    probe=ProbeBudget(gap=1000, hidden=128, seeds=10, batch=16),
+    check=CheckBudget(tasks=("delayed_recall", "copy", "adding"), gaps=PAPER_GAPS, seeds=10),
+    claim_settings=PAPER_CLAIMS,
+)
+
+PROFILES: dict[str, Profile] = {"quick": QUICK, "full": FULL, "paper": PAPER}
 
 
 def _check_confirmations() -> None:
@@ -318,5 +368,5 @@ def profile(name: str | Profile) -> Profile:
     return PROFILES[name]
 
 
-__all__ = ["CALIBRATED_TRAIN", "COPY_SLICE", "FULL", "PROFILES", "CheckBudget", "ProbeBudget", "Profile", "QUICK",
-           "TASK_OPTIONS", "TaskSlice", "profile", "task_options"]
+__all__ = ["CALIBRATED_TRAIN", "COPY_SLICE", "FULL", "PAPER", "PROFILES", "CheckBudget", "ProbeBudget", "Profile",
+           "QUICK", "TASK_OPTIONS", "TaskSlice", "profile", "task_options"]

@@ -7,7 +7,9 @@ Layout of the output folder (every table and figure has a stable id, e.g. "vgsui
     index.md                 verdict table first, then overviews and one section per claim
     tables/<ID>.md|.tex|.csv every table in Markdown, LaTeX (booktabs) and CSV
     figures/<ID>.png|.svg    F1 gradient vs distance, F2 success vs gap, F3 critical gaps, F4 saliency,
-                             F5 critical gap vs step budget, F6 time to solve (Kaplan-Meier)
+                             F5 critical gap vs step budget, F6 time to solve (Kaplan-Meier); the
+                             paper profile adds T10, its runs beside the published numbers
+                             (suite/literature.py)
     results.json             schema "vgsuite-report/1": {schema, version, profile, verdicts[],
                              tables{id: {title, columns, rows}}, figures{id: {title, files}}}
     meta.json                versions, commit, device and CPU model, threads, profile, seeds, date
@@ -42,6 +44,7 @@ from .claims.evaluate import (
 )
 from .claims.learning_rates import GRID, TUNING_GAP, TUNING_MASTER_SEED, disagreements, tuning_rows
 from .environment import code_version, metadata
+from .literature import COMPARISON_NOTE, comparison_rows
 from .sweep import ensure_runs, load_results
 
 SCHEMA = "vgsuite-report/1"
@@ -274,6 +277,10 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
         "quartiles are read off the Kaplan-Meier curve (empty: fewer than that fraction solved); the "
         "median's interval is where the pointwise 95 % log-log band crosses one half (empty upper "
         "end: unbounded within the budget)."))
+    if context.profile == "paper":  # the profile that trains at the published scale
+        report.tables.append(Table("T10", "Beside the literature: published results and this profile's runs",
+                                   comparison_rows(records, context.budget.hidden, context.budget.train.steps),
+                                   COMPARISON_NOTE))
     for e in evaluated:
         for i, (name, rows) in enumerate(sorted(e.verdict.tables.items()), start=1):
             report.tables.append(Table(f"{e.claim.id}.{i}", f"{e.claim.id}: {name}", rows))
@@ -392,6 +399,8 @@ def render_index(report: Report) -> str:
         lines += ["## The learning rate", ""] + table("T7")
     lines += ["## Learning long-range dependencies", ""] + table("T2") + figure("F3") + figure("F2") + table("T5")
     lines += ["## Time to solve", ""] + table("T9") + figure("F6")
+    if "T10" in tables:
+        lines += ["## Beside the literature", ""] + table("T10")
     lines += ["## The step budget", ""] + table("T6")
     if "T8" in tables:
         lines += table("T8") + figure("F5")

@@ -143,7 +143,7 @@ def test_keys_and_seeds_are_the_same_in_another_process():
 # -- profiles -------------------------------------------------------------------------------------
 
 def test_profiles_registry_and_budgets():
-    assert set(PROFILES) == {"quick", "full"} and profile("quick") is QUICK and profile(FULL) is FULL
+    assert set(PROFILES) == {"quick", "full", "paper"} and profile("quick") is QUICK and profile(FULL) is FULL
     assert (QUICK.hidden, QUICK.train.lr, QUICK.train.steps, QUICK.train.batch_size,
             QUICK.train.eval_every, QUICK.train.optimizer, QUICK.seeds) == (32, 3e-3, 1000, 64, 25, "adam", 5)
     assert FULL.seeds == 10 and FULL.hidden >= QUICK.hidden and FULL.train.steps >= QUICK.train.steps
@@ -157,7 +157,7 @@ def test_profiles_registry_and_budgets():
 
 
 def test_profile_errors_name_the_parameter():
-    with pytest.raises(ValueError, match=r"profile must be one of \['full', 'quick'\], got 'huge'"):
+    with pytest.raises(ValueError, match=r"profile must be one of \['full', 'paper', 'quick'\], got 'huge'"):
         profile("huge")
     with pytest.raises(ValueError, match="no gap ladder for task 'parity'"):
         QUICK.gaps_for("parity")

@@ -19,6 +19,10 @@ arm's label says):
     seeds       quick 5 / 10 / 20 per (arm, gap) by tier (full 10 / 15 / 30): the tests the claims
                 state need at least 5 (with 3, the smallest one-sided p is 0.05)
 
+The `paper` profile runs the same arms at the literature's scale (hidden 128, <= 10k steps, every
+ladder 10 ... 1000 on a x3 grid, seeds 5 / 10 / 10) and adds copy (the loss over all steps, as the
+papers score it) to the adding problem in L1; nobody has calibrated anything on it.
+
 Calibration (at one shared lr 3e-3, before the learning rates were tuned; the critical gaps of the
 report's own runs, at the tuned rates, are in its tables T2 and T8). First 3 seeds per gap, walking
 each arm up 5, 10, 20, ... until a gap nobody solved; then the quick protocol itself at master seed
@@ -73,6 +77,9 @@ from .ladders import Arm
 from .learning_rates import learning_rate
 
 TASK = "delayed_recall"
+#: copy in the learning ladders is scored as the papers score it: cross-entropy over every step
+#: (the probes use the recall window instead: suite.profiles.TASK_OPTIONS)
+LADDER_TASK_OPTIONS = {"copy": {"loss_window": "all"}}
 
 
 #: label -> (ArchSpec fields, ladder name, TrainSpec overrides, seed tier)
@@ -107,10 +114,12 @@ def arm(context: Context, label: str, task: str = TASK) -> Arm:
         raise ValueError(f"arm must be one of {sorted(CATALOG)}, got {label!r}")
     fields, ladder, overrides, tier = CATALOG[label]
     budget = context.budget
-    gaps = budget.ladder(ladder) if task == TASK else budget.adding_ladder
+    gaps = {TASK: budget.ladder(ladder), "adding": budget.adding_ladder, "copy": budget.copy_ladder}
+    if task not in gaps:
+        raise ValueError(f"task must be one of {sorted(gaps)}, got {task!r}")
     train = replace(budget.train, **{"lr": learning_rate(fields["name"]), **overrides})
-    return Arm(label, task, ArchSpec(hidden=budget.hidden, **fields), train, tuple(gaps),
-               n_seeds=budget.seeds_for(tier))
+    return Arm(label, task, ArchSpec(hidden=budget.hidden, **fields), train, tuple(gaps[task]),
+               n_seeds=budget.seeds_for(tier), task_options=tuple(LADDER_TASK_OPTIONS.get(task, {}).items()))
 
 
 # The exploding regime of M2 (Pascanu, Mikolov & Bengio 2013 study clipping under SGD): a ReLU RNN

@@ -47,7 +47,9 @@ def _arms(context: Context, labels, tasks=("delayed_recall",)):
 
 
 def _tasks(context: Context) -> tuple[str, ...]:
-    return ("delayed_recall", "adding") if context.budget.adding_ladder else ("delayed_recall",)
+    budget = context.budget
+    return ("delayed_recall",) + tuple(t for t, ladder in (("adding", budget.adding_ladder),
+                                                          ("copy", budget.copy_ladder)) if ladder)
 
 
 def _common_gaps(outs, labels, task="delayed_recall") -> tuple[int, ...]:

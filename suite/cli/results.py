@@ -39,7 +39,7 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which block of replicate seeds: master-seed * 10000 + 0, 1, ... "
                              "(the seeds `vgsuite claims --master-seed` reads)")
     parser.add_argument("--profile", default="quick",
-                        help="quick or full: width, training, seeds and gaps unless given here")
+                        help="quick, full or paper: width, training, seeds and gaps unless given here")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes, each with cores // workers torch threads")
     parser.add_argument("--threads", type=int, default=None,

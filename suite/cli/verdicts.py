@@ -19,7 +19,9 @@ from .registry import UsageError, subcommand
 
 def _add_claims_arguments(parser: argparse.ArgumentParser) -> None:
     add_store_argument(parser)
-    parser.add_argument("--profile", default="quick", help="quick (CI) or full (the report)")
+    parser.add_argument("--profile", default="quick",
+                        help="quick (CI), full (the report) or paper (the literature's protocols, for a GPU or "
+                             "a cluster: see claims --plan)")
     parser.add_argument("--master-seed", type=int, default=0, help="shifts every replicate seed")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--workers", type=int, default=1, help="worker processes for training runs")
@@ -65,6 +67,8 @@ def cmd_claims(args) -> int:
     from ..claims.evaluate import evaluate, planned_runs, report_runs
     from ..sweep import ensure_runs
 
+    if args.plan:
+        return _plan(args)
     context, cache_path = claims_context(args)
     claims = selected_claims(args)
     if args.runs_only:
@@ -89,8 +93,31 @@ def cmd_claims(args) -> int:
     return 0
 
 
+def _plan(args) -> int:
+    """Runs, steps and a timed compute estimate of the claims under a profile; opens no store."""
+    from ..claims import Context
+    from ..environment import resolve_device, set_threads
+    from ..plan import make_plan
+
+    for flag in ("runs_only", "check"):
+        if getattr(args, flag):
+            raise UsageError(f"{flag.replace('_', '-')} is not accepted with plan: a plan trains and decides nothing")
+    if args.threads < 1:
+        raise UsageError(f"threads must be an integer >= 1, got {args.threads}")
+    context = Context(profile=args.profile, device=args.device, master_seed=args.master_seed)
+    claims = selected_claims(args)
+    resolve_device(args.device)
+    set_threads(args.threads)
+    plan = make_plan(context, claims)
+    print(json.dumps(plan.to_dict(), sort_keys=True) if args.json else "\n".join(plan.lines()))
+    return 0
+
+
 def _add_claims_command_arguments(parser):
     _add_claims_arguments(parser)
+    parser.add_argument("--plan", action="store_true",
+                        help="print the runs, steps and an estimated cost per claim without training (times a "
+                             "few steps of each model shape)")
     parser.add_argument("--runs-only", action="store_true", help="only train the runs the claims need")
     parser.add_argument("--check", action="store_true", help="exit 1 when a verdict differs from the expected")
 
