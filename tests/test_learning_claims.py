@@ -169,6 +169,8 @@ WORLD = {
     ("rnn-leakyrelu", "default", 1, None, "adam"): 5,
     ("rnn-prelu", "default", 1, None, "adam"): 5,
     ("rnn-tanh", "default", 1, 0.25, "adam"): 5,
+    ("rnn-tanh", "default", 1, None, "sgd"): 5,
+    ("rnn-tanh", "default", 1, 0.25, "sgd"): 5,
     ("rnn-relu", "identity", 1, None, "sgd"): None,
     ("rnn-relu", "identity", 1, 1.0, "sgd"): 20,
     ("rnn-tanh", "default", 2, None, "adam"): 10,
@@ -235,6 +237,14 @@ def test_an_arm_no_better_than_the_baseline_is_inconclusive_and_a_worse_one_refu
 def test_clipping_that_also_raises_the_vanishing_reach_supports_m2(world):
     world[("rnn-tanh", "default", 1, 0.25, "adam")] = 40   # both halves of the sentence shown
     assert mitigation.analyse_m2(Context()).verdict == "supported"
+
+
+def test_clipping_that_raises_the_reach_under_sgd_only_shows_the_vanishing_half(world):
+    world[("rnn-tanh", "default", 1, None, "sgd")] = None       # plain SGD solves nothing
+    v = mitigation.analyse_m2(Context())
+    assert v.verdict == "supported" and "SGD: P(reach with clip > without) = 1" in v.conditions
+    world[("rnn-relu", "identity", 1, 1.0, "sgd")] = None        # and the exploding half fails
+    assert mitigation.analyse_m2(Context()).verdict == "conditional"
 
 
 def test_m5_is_conditional_on_the_forget_gate_init_that_reaches_well_beyond(world):
