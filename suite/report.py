@@ -145,6 +145,7 @@ def verdict_table(evaluated: list[Evaluated], confirmed: dict[str, str] | None =
             "key number": f"{v.statistic} = {fmt(v.value)}",
             "95% CI": v.ci,
             "n": v.n,
+            "n counts": v.n_counts,
             "p (Holm)": e.p_holm,
             "conditions": v.conditions,
         })

@@ -225,6 +225,14 @@ def test_verdict_rules_on_a_synthetic_world(world):
     assert m5.verdict == "refuted", m5.conditions
     m7 = mitigation.analyse_m7(ctx)
     assert m7.verdict == "supported", m7.conditions
+    assert "Holm" in m7.conditions and m7.n_counts == "seeds of rnn-attention plus seeds of rnn-tanh"
+
+
+def test_every_learning_and_mitigation_verdict_says_what_its_n_counts(world):
+    ctx = Context()
+    for claim in learning.CLAIMS + mitigation.CLAIMS:
+        v = claim.analyse(ctx)
+        assert v.n_counts and v.n > 0, claim.id
 
 
 def test_an_arm_no_better_than_the_baseline_is_inconclusive_and_a_worse_one_refuted(world):

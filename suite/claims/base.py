@@ -51,6 +51,7 @@ class Verdict:
     value: float
     ci: tuple[float, float] | None  # 95 % CI of `value`
     n: int                          # independent replicates (seeds or initialisations)
+    n_counts: str = ""              # what n counts in this claim, e.g. "seeds, both arms"
     test: str = ""                  # the stated test, e.g. "one-sided Mann-Whitney U"
     p_value: float | None = None
     effect_size: float | None = None
@@ -69,7 +70,8 @@ class Verdict:
     def summary(self) -> str:
         ci = f" [{self.ci[0]:.3g}, {self.ci[1]:.3g}]" if self.ci else ""
         p = f", p={self.p_value:.2g}" if self.p_value is not None else ""
-        return f"{self.claim_id} {self.verdict}: {self.statistic} = {self.value:.4g}{ci}{p}, n={self.n}"
+        counts = f" ({self.n_counts})" if self.n_counts else ""
+        return f"{self.claim_id} {self.verdict}: {self.statistic} = {self.value:.4g}{ci}{p}, n={self.n}{counts}"
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ def analyse_l1(context: Context) -> Verdict:
         statistic=f"pooled success rate of {', '.join(PLAIN)} at gap {main['short_gap']} minus at "
                   f"gap {main['long_gap']} (delayed recall)",
         value=main["diff"], ci=main["diff_ci"], n=main["n"],
+        n_counts=f"runs per gap on delayed recall ({', '.join(PLAIN)} pooled, the same seeds at both gaps)",
         test="one-sided Fisher exact test per task (short-gap rate > long-gap rate); p is the "
              "largest over tasks (intersection-union)",
         p_value=p, effect_size=main["diff"], effect_ci=main["diff_ci"],
@@ -193,6 +194,7 @@ def analyse_l2(context: Context) -> Verdict:
         statistic=f"P(steps at gap {g2} > steps at gap {g1}), {', '.join(PLAIN)} pooled (unsolved runs "
                   f"ranked last)",
         value=effect.effect_size, ci=effect.effect_ci, n=test.n[0] + test.n[1],
+        n_counts=f"runs at gap {g1} plus runs at gap {g2}, {', '.join(PLAIN)} pooled",
         test=test.test + f"; gap {g2} vs gap {g1}, {', '.join(PLAIN)} pooled; n = runs at both gaps",
         p_value=test.p_value, effect_size=effect.effect_size, effect_ci=effect.effect_ci,
         conditions=cond, settings=settings(context, *arms),
@@ -257,6 +259,7 @@ def analyse_l3(context: Context) -> Verdict:
                   f"(plateau: steps until eval loss < {PLATEAU_FRACTION:g} x memoryless loss, "
                   f"censored at the budget)",
         value=test.effect_size, ci=test.effect_ci, n=n_top + len(short_plateau),
+        n_counts=f"runs at gap {top} plus runs at gap {bottom}, {', '.join(PLAIN)} pooled",
         test=test.test, p_value=test.p_value, effect_size=never / n_top, effect_ci=never_ci,
         conditions=cond + f"; effect_size = fraction never leaving the plateau at gap {top}",
         settings=settings(context, *arms) | {"latch_level": round(LATCH_LEVEL, 4), "latch_tolerance": LATCH_TOLERANCE},
@@ -316,6 +319,7 @@ def analyse_l6(context: Context) -> Verdict:
         statistic=f"P(outcome score of the deepest {key} stack > one layer's) (score: steps to solve, "
                   "or budget x (1 + final loss / memoryless loss) if unsolved; mean over the ladder)",
         value=main.effect_size, ci=main.effect_ci, n=sum(main.n),
+        n_counts=f"seeds of the deepest {key} stack plus seeds of the one-layer one",
         test=main.test + "; per family, deepest vs one layer, equal width",
         p_value=main.p_value, effect_size=main.effect_size, effect_ci=main.effect_ci,
         conditions=cond + f". Per family: {details}",

@@ -122,4 +122,6 @@ def public(rows: list[dict]) -> list[dict]:
 
 
 def verdict(claim_id: str, word: str, **fields) -> Verdict:
+    """A mechanism verdict; its n counts initialisations (seeds) unless the claim says otherwise."""
+    fields.setdefault("n_counts", "initialisations (seeds), each probed on one batch of sequences")
     return Verdict(claim_id=claim_id, verdict=word, **fields)

@@ -97,7 +97,7 @@ def analyse_g7(ctx: Context):
     return verdict(
         "G7", word,
         statistic="LSTM decay rate at PyTorch default init (decades per step), mean over seeds",
-        value=mean, ci=tuple(ci), n=len(seeds),
+        value=mean, ci=tuple(ci), n=len(seeds), n_counts="initialisations (seeds) per arm, LSTM and rnn-tanh alike",
         test="one-sided Mann-Whitney U, H1: LSTM's decay rates exceed (are flatter than) rnn-tanh's",
         p_value=lstm_c["p_value"], effect_size=lstm_c["effect_size"], effect_ci=tuple(lstm_c["effect_ci"]),
         conditions=(
@@ -254,6 +254,7 @@ def analyse_l5(ctx: Context):
         "L5", word,
         statistic="memory horizon of rnn-tanh after training (steps; saliency >= 1 % of its peak)",
         value=mean, ci=tuple(ci), n=len(seeds),
+        n_counts="rnn-tanh networks (seeds), each probed before and after training",
         test=f"one-sided sign test, H1: the horizon is shorter than the lag the task needs ({needed})",
         p_value=t.p_value, effect_size=t.effect_size, effect_ci=t.effect_ci,
         conditions=(

@@ -82,7 +82,8 @@ def _verdict(claim_id, verdict, cond, main, context, arms, outs, comparisons, ex
         statistic=f"P(reach of {main.a} > reach of {main.b}) (reach: longest ladder gap a seed "
                   f"solves with all shorter gaps solved)",
         value=main.greater.effect_size, ci=main.greater.effect_ci,
-        n=len(main.reach_a) + len(main.reach_b), test=main.greater.test,
+        n=len(main.reach_a) + len(main.reach_b), n_counts=f"seeds of {main.a} plus seeds of {main.b}",
+        test=main.greater.test,
         p_value=main.greater.p_value, effect_size=main.greater.effect_size,
         effect_ci=main.greater.effect_ci, conditions=cond, settings=settings(context, *arms),
         tables=tables,
@@ -189,10 +190,10 @@ def analyse_m2(context: Context) -> Verdict:
         claim_id="M2", verdict=verdict,
         statistic=f"success rate with clipping minus without, exploding regime ({plain.label}, "
                   f"gap {plain.gaps[0]}, paired seeds)",
-        value=solves.effect_size, ci=solves.effect_ci, n=cc.n + cp.n, test=solves.test,
+        value=solves.effect_size, ci=solves.effect_ci, n=cc.n + cp.n,
+        n_counts="seeds of the exploding arm with clipping plus without (paired)", test=solves.test,
         p_value=solves.p_value, effect_size=adam.greater.effect_size, effect_ci=adam.greater.effect_ci,
-        conditions=cond + "; effect_size = P(reach with clip > without) in the vanishing regime under Adam; "
-                          "n = seeds of both exploding arms",
+        conditions=cond + "; effect_size = P(reach with clip > without) in the vanishing regime under Adam",
         settings=settings(context, *arms, plain, clipped), tables=_tables(outs, list(pairs.values())) | extra,
     )
 
@@ -269,6 +270,7 @@ def analyse_m5(context: Context) -> Verdict:
         statistic=f"P(reach of {best} > {WELL_BEYOND:g} x reach of rnn-tanh) (the LSTM init that reaches "
                   f"furthest; reach: longest ladder gap a seed solves with all shorter gaps solved)",
         value=main.effect_size, ci=main.effect_ci, n=sum(main.n), test=main.test + ", Holm over 8 tests",
+        n_counts=f"seeds of {best} plus seeds of rnn-tanh",
         p_value=holm_p[(best, "above")], effect_size=main.effect_size, effect_ci=main.effect_ci,
         conditions=cond + f"; within {context.budget.train.steps} steps, hidden {context.budget.hidden}",
         settings=settings(context, *arms) | {"well_beyond": f"reach >= {WELL_BEYOND:g}x rnn-tanh's"},

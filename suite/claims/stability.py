@@ -222,6 +222,7 @@ def analyse_l4(context: Context) -> Verdict:
         statistic=f"mean TV distance of a trained rnn-tanh's read-out distribution under input noise "
                   f"std {TINY:g} (gap {gap})",
         value=float(np.mean([r[key] for r in vanilla])), ci=(lo, hi), n=len(vanilla),
+        n_counts="trained rnn-tanh networks that solved (one per seed)",
         test=("percentile bootstrap bounds over the vanilla networks against LOT at every noise level <= "
               f"{TINY:g}, input and weight noise"
               + (f"; {main.test} for vanilla vs gated" if main is not None else "")),
