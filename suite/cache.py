@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPENDENCIES = {
     "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/engine", "suite/mitigations.py",
                   "suite/specs.py", "suite/stats.py", "suite/survival.py", "suite/train.py", "suite/limits.py",
-                  "suite/figures.py",
+                  "suite/figures.py", "suite/progress.py",
                   "suite/profiles.py",
                   "suite/environment.py", "suite/cache.py", "suite/__init__.py"),
 }
@@ -67,6 +67,10 @@ class ResultCache:
         code = code_fingerprint(DEPENDENCIES.get(kind, EVERYTHING))
         text = json.dumps({"kind": kind, "params": params, "code": code}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def has(self, kind: str, params: dict) -> bool:
+        """Whether an entry for (kind, params) under the current code is cached."""
+        return self.key(kind, params) in self._entries
 
     def get_or_compute(self, kind: str, params: dict, compute: Callable[[], dict]) -> dict:
         key = self.key(kind, params)

@@ -29,6 +29,7 @@ from .cache import ResultCache
 from .probes import probe
 from .profiles import profile as get_profile
 from .profiles import task_options
+from .progress import Progress
 from .specs import ArchSpec, TaskSpec, replicate_seeds
 from .stats import bootstrap_ci, critical_gap, wilson_ci
 from .survival import kaplan_meier
@@ -86,18 +87,24 @@ def _finite_list(values) -> list:
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
-def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0) -> dict:
+def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0, progress: bool | None = None) -> dict:
     """{task: {arm label: probe data}} for the decay table, panels and saliency curves."""
     settings = asdict(get_profile(profile).probe)  # the cache key: gap, hidden, seeds, batch
-    overview = {}
-    for task in TASKS:
-        overview[task] = {}
-        for label, fields in DECAY_ARMS:
-            params = {"task": task, "arm": fields, "settings": settings, "master_seed": master_seed}
-            overview[task][label] = cache.get_or_compute(
-                "probe-arm", params,
-                lambda f=fields, t=task: _probe_arm(f, t, settings, master_seed, saliency=t == "delayed_recall"),
-            )
+    params = {(task, label): {"task": task, "arm": fields, "settings": settings, "master_seed": master_seed}
+              for task in TASKS for label, fields in DECAY_ARMS}
+    cached = sum(cache.has("probe-arm", p) for p in params.values())
+    overview: dict = {task: {} for task in TASKS}
+    with Progress(len(params), "probes (report overview)", unit="arm", initial=cached,
+                  enabled=progress if cached < len(params) else False) as bar:
+        for task in TASKS:
+            for label, fields in DECAY_ARMS:
+                fresh = not cache.has("probe-arm", params[(task, label)])
+                overview[task][label] = cache.get_or_compute(
+                    "probe-arm", params[(task, label)],
+                    lambda f=fields, t=task: _probe_arm(f, t, settings, master_seed, saliency=t == "delayed_recall"),
+                )
+                if fresh:
+                    bar.update(1)
     return overview
 
 

@@ -230,10 +230,10 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
                  if confirm is not None else {})
     report = Report(context.profile, evaluated, confirmed=confirmed,
                     confirmed_under=confirmation_column(confirm))
-    overview = figures.probe_overview(context.profile, cache, context.master_seed)
+    overview = figures.probe_overview(context.profile, cache, context.master_seed, progress=progress)
     slices = slice_runs(context)
     if slices and context.store is not None:
-        ensure_runs(slices, context.store, workers=context.workers, progress=False)
+        ensure_runs(slices, context.store, workers=context.workers, progress=progress)
     records = context.store.query() if context.store is not None else []
     tuning = {spec.key for spec in tuning_runs(context)}
     runs = figures.runs_by_gap([r for r in records if r.key not in tuning])

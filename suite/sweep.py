@@ -35,7 +35,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 import traceback
@@ -44,8 +43,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-
-from tqdm import tqdm
 
 from tasks import task_class
 
@@ -56,6 +53,7 @@ from .environment import metadata, resolve_device, set_threads
 from .limits import check_run
 from .profiles import Profile
 from .profiles import profile as get_profile
+from .progress import Progress
 from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec, replicate_seeds
 from .store import Store
 
@@ -273,7 +271,8 @@ def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, w
     `store` is a Store or a path. `workers` > 1 trains in that many spawned processes with
     `threads` torch threads each (default cores // workers, at least 1); with 1 worker (or 1
     pending run) the runs happen in this process, at its current thread count. `progress`: a tqdm
-    bar on stderr; None means "when stderr is a terminal".
+    bar on stderr (True), nothing (False), or None: the bar on a terminal, elsewhere one line of
+    done/total, rate and ETA every 30 s (suite.progress).
     """
     specs = check_specs(specs)
     _check_count("workers", workers, 1)
@@ -287,9 +286,8 @@ def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, w
         summary = SweepSummary(total=len(specs), stored=len(specs) - len(pending))
         by_key = {spec.key: spec for spec in pending}
         batches = group_runs(pending)
-        enabled = sys.stderr.isatty() if progress is None else progress
-        with tqdm(total=len(specs), initial=summary.stored, unit="run", desc="sweep",
-                  disable=not enabled, file=sys.stderr, dynamic_ncols=True) as bar:
+        with Progress(len(specs), "sweep", initial=summary.stored,
+                      enabled=progress if pending else False) as bar:
             for outcomes in _execute(batches, db, min(workers, len(batches)), threads):
                 for outcome in outcomes:
                     if outcome.status == "ok":

@@ -20,7 +20,7 @@ from suite.claims.priors import PRIORS, agreement
 from suite.store import Store
 
 
-def fake_overview(profile, cache, master_seed=0):
+def fake_overview(profile, cache, master_seed=0, progress=None):
     k = list(range(6))
     data = {}
     for task in figures.TASKS:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..cache import ResultCache
+from ..progress import Progress
 from ..specs import ArchSpec, RunSpec, TaskSpec
 from ..stats import holm
 from ..sweep import ensure_runs
@@ -113,12 +114,21 @@ def evaluate(
         specs = planned_runs(context, claims)
         if specs:
             ensure_runs(specs, context.store, workers=context.workers, progress=progress)
+    params = {claim.id: {"claim": claim.id, "profile": context.profile, "master_seed": context.master_seed,
+                         "device": context.device, "read_steps": context.read_steps} for claim in claims}
+    cached = sum(cache.has("verdict", params[claim.id]) for claim in claims)
     verdicts = []
-    for claim in claims:
-        params = {"claim": claim.id, "profile": context.profile, "master_seed": context.master_seed,
-                  "device": context.device, "read_steps": context.read_steps}
-        data = cache.get_or_compute("verdict", params, lambda c=claim: c.analyse(context).to_dict())
-        verdicts.append(verdict_from_dict(data))
+    desc = f"claims ({context.profile}, master seed {context.master_seed}" + (
+        f", read at {context.read_steps} steps)" if context.read_steps else ")")
+    with Progress(len(claims), desc, unit="claim",
+                  initial=cached, enabled=progress if cached < len(claims) else False) as bar:
+        for claim in claims:
+            fresh = not cache.has("verdict", params[claim.id])
+            data = cache.get_or_compute("verdict", params[claim.id], lambda c=claim: c.analyse(context).to_dict())
+            verdicts.append(verdict_from_dict(data))
+            if fresh:
+                bar.set_postfix(last=claim.id)
+                bar.update(1)
     p_values = {v.claim_id: v.p_value for v in verdicts if v.p_value is not None}
     adjusted = holm(p_values) if p_values else {}
     return [Evaluated(c, v, adjusted.get(v.claim_id)) for c, v in zip(claims, verdicts)]
