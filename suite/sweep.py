@@ -313,7 +313,7 @@ def _execute(batches: list[list[RunSpec]], store: Store, workers: int,
         return
     threads = threads or max(1, available_cores() // workers)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker,
+                               initializer=init_worker,
                                initargs=(str(store.path), threads, os.getpid()))
     try:
         futures = {pool.submit(_worker_execute, group): group for group in batches}
@@ -334,12 +334,21 @@ def _execute(batches: list[list[RunSpec]], store: Store, workers: int,
 _worker_store: Store | None = None
 
 
-def _init_worker(store_path: str, threads: int, parent: int) -> None:
+def init_worker(store_path: str, threads: int, parent: int) -> None:
+    """A spawned worker: its threads pinned, its own store connection, Ctrl-C left to the parent,
+    and gone with the parent (also the claims' workers: suite.claims.evaluate)."""
     global _worker_store
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     set_threads(threads)
     _worker_store = Store(store_path)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def worker_store() -> Store:
+    """This worker process's store connection (opened by init_worker)."""
+    if _worker_store is None:
+        raise RuntimeError("worker_store() outside a worker started with init_worker")
+    return _worker_store
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -11,14 +11,17 @@ over every claim that reports one (the family of the whole report).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
 from ..cache import ResultCache
 from ..progress import Progress
 from ..specs import ArchSpec, RunSpec, TaskSpec
 from ..stats import holm
-from ..sweep import ensure_runs
-from . import CLAIMS
+from ..sweep import available_cores, ensure_runs, init_worker, worker_store
+from . import CLAIMS, claim_by_id
 from .base import Claim, Context, Verdict
 from .learning_rates import learning_rate, tuning_specs
 from .priors import Prior, agreement, prior_of
@@ -116,22 +119,53 @@ def evaluate(
             ensure_runs(specs, context.store, workers=context.workers, progress=progress)
     params = {claim.id: {"claim": claim.id, "profile": context.profile, "master_seed": context.master_seed,
                          "device": context.device, "read_steps": context.read_steps} for claim in claims}
-    cached = sum(cache.has("verdict", params[claim.id]) for claim in claims)
-    verdicts = []
+    fresh = [claim for claim in claims if not cache.has("verdict", params[claim.id])]
     desc = f"claims ({context.profile}, master seed {context.master_seed}" + (
         f", read at {context.read_steps} steps)" if context.read_steps else ")")
-    with Progress(len(claims), desc, unit="claim",
-                  initial=cached, enabled=progress if cached < len(claims) else False) as bar:
-        for claim in claims:
-            fresh = not cache.has("verdict", params[claim.id])
-            data = cache.get_or_compute("verdict", params[claim.id], lambda c=claim: c.analyse(context).to_dict())
-            verdicts.append(verdict_from_dict(data))
-            if fresh:
-                bar.set_postfix(last=claim.id)
-                bar.update(1)
+    with Progress(len(claims), desc, unit="claim", initial=len(claims) - len(fresh),
+                  enabled=progress if fresh else False) as bar:
+        for claim_id, data in _analyses(context, fresh):
+            cache.get_or_compute("verdict", params[claim_id], lambda d=data: d)
+            bar.set_postfix(last=claim_id)
+            bar.update(1)
+    verdicts = [verdict_from_dict(cache.get_or_compute("verdict", params[claim.id],
+                                                       lambda c=claim: c.analyse(context).to_dict()))
+                for claim in claims]
     p_values = {v.claim_id: v.p_value for v in verdicts if v.p_value is not None}
     adjusted = holm(p_values) if p_values else {}
     return [Evaluated(c, v, adjusted.get(v.claim_id)) for c, v in zip(claims, verdicts)]
+
+
+def _analyses(context: Context, claims: list[Claim]):
+    """(claim id, verdict dict) of every claim as it is analysed: in this process, or with
+    `context.workers` > 1 in that many spawned processes (one torch thread each on 2 cores), each
+    reading the store on its own connection. The runs are stored already, so the claims only read
+    and probe: the mechanism claims' probes are most of the time, and one process used one core."""
+    registered = [c for c in claims if any(c is known for known in CLAIMS)]
+    workers = min(context.workers, len(registered))
+    if workers <= 1 or context.store is None or len(registered) < len(claims):
+        for claim in claims:
+            yield claim.id, claim.analyse(context).to_dict()
+        return
+    job = replace(context, store=None, workers=1)
+    threads = max(1, available_cores() // workers)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
+                               initargs=(str(context.store.path), threads, os.getpid()))
+    try:
+        futures = {pool.submit(_analyse, claim.id, job): claim.id for claim in claims}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    except BaseException:  # a failed analysis, Ctrl-C: stop the others
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        raise
+    pool.shutdown(wait=True)
+
+
+def _analyse(claim_id: str, job: Context) -> dict:
+    """One claim's verdict in a worker process, on the worker's store connection."""
+    return claim_by_id(claim_id).analyse(replace(job, store=worker_store())).to_dict()
 
 
 def evaluate_by_budget(context: Context, budgets, claims: list[Claim] | None = None,
