@@ -72,7 +72,7 @@ def record_verdict(claim, verdict, context) -> Path | None:
     path = Path(folder) / f"{claim.id}-{context.device}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {k: v for k, v in verdict.to_dict().items() if k in KEPT}
-    line = {"verdict": data | {"expected": claim.expected}, "profile": context.profile,
+    line = {"verdict": data | {"expected": claim.expected_for(context.profile)}, "profile": context.profile,
             "device": context.device, "master_seed": context.master_seed, "version": code_version()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(line, sort_keys=True) + "\n")

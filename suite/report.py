@@ -323,7 +323,7 @@ def write(report: Report, context: Context, out: Path, records) -> None:
         "version": code_version(),
         "profile": report.profile,
         "verdicts": [
-            {**e.verdict.to_dict(), "p_holm": e.p_holm, "expected": e.claim.expected,
+            {**e.verdict.to_dict(), "p_holm": e.p_holm, "expected": e.expected,
              **({"confirmation": {"under": report.confirmed_under,
                                   "verdict": report.confirmed[e.claim.id]}} if report.confirmed else {}),
              "literature_prior": e.prior.text, "prior_verdict": e.prior.verdict, "vs_prior": e.agreement,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from suite.claims import claim_by_id
-from suite.claims.base import verdict_of_halves
+from suite.claims.base import Verdict, verdict_of_halves
+from suite.claims.evaluate import Evaluated
 from suite.claims.priors import prior_of
 
 
@@ -30,3 +31,11 @@ def test_g6_and_m2_judge_the_clipping_sentence_alike():
     assert g6.article.split()[:2] == m2.article.split()[:2] == ["Gradient", "clipping"]
     assert g6.expected == m2.expected
     assert prior_of("G6").verdict == prior_of("M2").verdict
+
+
+def test_a_profile_can_expect_another_verdict_and_evaluation_uses_it():
+    l1 = claim_by_id("L1")
+    assert l1.expected_for("quick") == "supported" and l1.expected_for("full") == "conditional"
+    verdict = Verdict("L1", "conditional", "s", 0.5, None, 10)
+    assert Evaluated(l1, verdict, None, l1.expected_for("full")).matches_expected
+    assert not Evaluated(l1, verdict, None).matches_expected   # the claim's own expectation: supported

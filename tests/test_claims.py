@@ -52,8 +52,8 @@ def claim_store(tmp_path_factory):
     store.close()
 
 
-def _explain(claim: Claim, verdict: Verdict) -> str:
-    return (f"{verdict.summary()} (expected {claim.expected}: {claim.reason})\n"
+def _explain(claim: Claim, verdict: Verdict, profile: str) -> str:
+    return (f"{verdict.summary()} (expected {claim.expected_for(profile)}: {claim.reason})\n"
             f"  measured statement: {claim.measured}\n  conditions: {verdict.conditions}\n"
             f"  settings: {json.dumps(verdict.settings, default=str)}")
 
@@ -75,4 +75,4 @@ def test_claim(claim: Claim, device: str, claim_store):
     assert verdict.n >= 1 and verdict.settings, "a verdict states its n and its settings"
     json.dumps(verdict.to_dict())  # the report can store it
     record_verdict(claim, verdict, context)  # for `vgsuite compare` when $VGSUITE_VERDICTS is set
-    assert verdict.verdict == claim.expected, _explain(claim, verdict)
+    assert verdict.verdict == claim.expected_for(context.profile), _explain(claim, verdict, context.profile)

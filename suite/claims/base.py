@@ -126,6 +126,13 @@ class Claim:
     #: the analysis also trains models of its own (L4 retrains), so it cannot be read at a
     #: shorter budget from the stored runs alone
     retrains: bool = False
+    #: (profile, verdict) pairs where a profile's protocol measures a different verdict than
+    #: `expected` (e.g. a task only that profile runs); `reason` says why
+    expected_under: tuple[tuple[str, str], ...] = ()
+
+    def expected_for(self, profile: str) -> str:
+        """The verdict the suite asserts under `profile`."""
+        return dict(self.expected_under).get(profile, self.expected)
 
     @property
     def by_budget(self) -> bool:
@@ -133,8 +140,9 @@ class Claim:
         return self.runs is not None and not self.retrains
 
     def __post_init__(self):
-        if self.expected not in VERDICTS:
-            raise ValueError(f"expected must be one of {list(VERDICTS)}, got {self.expected!r}")
+        for expected in (self.expected, *dict(self.expected_under).values()):
+            if expected not in VERDICTS:
+                raise ValueError(f"expected must be one of {list(VERDICTS)}, got {expected!r}")
         if self.group not in GROUPS:
             raise ValueError(f"group must be one of {list(GROUPS)}, got {self.group!r}")
 

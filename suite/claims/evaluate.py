@@ -32,11 +32,16 @@ class Evaluated:
     claim: Claim
     verdict: Verdict
     p_holm: float | None
+    expected: str = ""   # the verdict the suite asserts under the profile evaluated ("": the claim's)
+
+    def __post_init__(self):
+        if not self.expected:
+            object.__setattr__(self, "expected", self.claim.expected)
 
     @property
     def matches_expected(self) -> bool:
-        """The measured verdict is the one the claim's test asserts."""
-        return self.verdict.verdict == self.claim.expected
+        """The measured verdict is the one the claim's test asserts under this profile."""
+        return self.verdict.verdict == self.expected
 
     @property
     def prior(self) -> Prior:
@@ -133,7 +138,8 @@ def evaluate(
                 for claim in claims]
     p_values = {v.claim_id: v.p_value for v in verdicts if v.p_value is not None}
     adjusted = holm(p_values) if p_values else {}
-    return [Evaluated(c, v, adjusted.get(v.claim_id)) for c, v in zip(claims, verdicts)]
+    return [Evaluated(c, v, adjusted.get(v.claim_id), c.expected_for(context.profile))
+            for c, v in zip(claims, verdicts)]
 
 
 def _analyses(context: Context, claims: list[Claim]):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import stats, survival
 from .arms import arm, settings
-from .base import Claim, Context, Verdict
+from .base import Claim, Context, Verdict, verdict_of_halves
 from .ladders import (
     ALPHA,
     PLATEAU_FRACTION,
@@ -99,17 +99,26 @@ def analyse_l1(context: Context) -> Verdict:
                         if outs[(task, label)].critical()[1][1] is None]
     vanilla_open = [u for u in unbracketed if u.startswith("rnn-tanh")]
     main = per_task["delayed_recall"]
-    p = max(p_values)  # intersection-union: every task must show the fall
-    if p < ALPHA and not vanilla_open:
-        verdict, cond = "supported", (
-            "success falls with the gap on every task run, and rnn-tanh fails on every ladder within "
-            f"the step budget; no failure on the ladder for {unbracketed or 'none'}")
-    elif p < ALPHA:
-        verdict, cond = "conditional", f"falls, but rnn-tanh never fails on {vanilla_open}"
+    # one statement per task, Holm over the tasks; the sentence as a whole by the rule G6 and M2 use
+    adjusted = stats.holm({task: per_task[task]["p"] for task in tasks})
+    for task in tasks:
+        per_task[task]["p_holm"] = adjusted[task]
+    shown = [task for task in tasks if adjusted[task] < ALPHA]
+    verdict = verdict_of_halves(*("shown" if task in shown else "not shown" for task in tasks))
+    if verdict == "supported" and vanilla_open:
+        verdict, cond = "conditional", f"falls on every task run, but rnn-tanh never fails on {vanilla_open}"
+    elif verdict == "supported":
+        cond = ("success falls with the gap on every task run, and rnn-tanh fails on every ladder within "
+                f"the step budget; no failure on the ladder for {unbracketed or 'none'}")
+    elif verdict == "conditional":
+        cond = (f"success falls with the gap on {shown} only; on {[t for t in tasks if t not in shown]} it "
+                "does not fall significantly within the step budget (see the per-task rates: an arm that "
+                "fails every gap, or solves every gap, cannot show a fall)")
     else:
         verdict, cond = "inconclusive", (
-            "the pooled success rate did not fall significantly; a longer ladder or more seeds "
-            "would decide it")
+            "the pooled success rate did not fall significantly on any task; a longer ladder or more "
+            "seeds would decide it")
+    p = adjusted["delayed_recall"]
     crit, succ = _rows(outs)
     return Verdict(
         claim_id="L1", verdict=verdict,
@@ -117,8 +126,8 @@ def analyse_l1(context: Context) -> Verdict:
                   f"gap {main['long_gap']} (delayed recall)",
         value=main["diff"], ci=main["diff_ci"], n=main["n"],
         n_counts=f"runs per gap on delayed recall ({', '.join(PLAIN)} pooled, the same seeds at both gaps)",
-        test="one-sided Fisher exact test per task (short-gap rate > long-gap rate); p is the "
-             "largest over tasks (intersection-union)",
+        test="one-sided Fisher exact test per task (short-gap rate > long-gap rate), Holm over the tasks; "
+             "p: delayed recall's, Holm-adjusted",
         p_value=p, effect_size=main["diff"], effect_ci=main["diff_ci"],
         conditions=cond + f". Per task: {per_task}",
         settings=settings(context, *arms),
@@ -337,11 +346,16 @@ CLAIMS = [
                 "between far-apart time steps.",
         measured="Pooled over rnn-tanh, lstm and gru, the success rate within the step budget is lower "
                  "at the longest gap all three ran (quick 20, full 40) than at the shortest (one-sided "
-                 "Fisher, p < 0.05, on every task run: delayed recall; the full profile adds adding), "
-                 "and rnn-tanh has a bracketed critical gap on every ladder.",
+                 "Fisher per task, Holm over the tasks, p < 0.05: delayed recall; the full profile adds "
+                 "adding), and rnn-tanh has a bracketed critical gap on every ladder. Supported if the "
+                 "fall is shown on every task run, conditional if on some (the rule of G6 and M2).",
         expected="supported",
+        expected_under=(("full", "conditional"),),
         reason="Bengio et al. (1994); Hochreiter & Schmidhuber (1997). Measured on delayed recall, 1000 "
-               "steps: critical gaps rnn-tanh [5, 10), lstm [10, 20), gru [20, 40); all fail at 40.",
+               "steps: critical gaps rnn-tanh [5, 10), lstm [10, 20), gru [20, 40); all fail at 40. The "
+               "full profile adds adding, where success does not fall with T within 1000 steps at the "
+               "tuned rates (master seed 0: gru solves T = 10 to 80 on 20/20 seeds, rnn-tanh and lstm "
+               "none even at T = 10, the LSTM at lr 1e-3, picked on delayed recall): conditional there.",
         analyse=analyse_l1, runs=runs_l1,
     ),
     Claim(

@@ -79,12 +79,12 @@ def cmd_claims(args) -> int:
         return 1 if summary.failed else 0
     evaluated = evaluate(context, claims, ResultCache(cache_path))
     if args.json:
-        print(json.dumps([e.verdict.to_dict() | {"expected": e.claim.expected, "p_holm": e.p_holm}
+        print(json.dumps([e.verdict.to_dict() | {"expected": e.expected, "p_holm": e.p_holm}
                           for e in evaluated], sort_keys=True))
     else:
         for e in evaluated:
             mark = "ok " if e.matches_expected else "DIFFERS"
-            print(f"{mark} {e.verdict.summary()} (expected {e.claim.expected})")
+            print(f"{mark} {e.verdict.summary()} (expected {e.expected})")
     mismatched = [e.claim.id for e in evaluated if not e.matches_expected]
     if args.check and mismatched:
         print(f"vgsuite claims: {len(mismatched)} verdict(s) differ from the expected: {', '.join(mismatched)}",
