@@ -242,17 +242,22 @@ def critical_gap_rows(runs: dict, threshold: float = 0.8) -> list[dict]:
 def critical_gap_by_budget(runs: dict, budgets, threshold: float = 0.8) -> list[dict]:
     """Table T8 / figure F5: each arm's critical gap read at every budget from the same runs."""
     budgets = sorted(budgets)
-    by_budget = {b: success_by_gap(runs, b) for b in budgets}
+    by_budget = {b: success_by_gap(runs, b) for b in [*budgets, None]}
     rows = []
-    for key in runs:
+    for key, gaps in runs.items():
         task, protocol, arm, lr = key
         row = {"task": task, "protocol": protocol, "arm": arm, "lr": lr}
+        own = max(r[2] for cell in gaps.values() for r in cell)
         texts = []
-        for b in budgets:
-            gaps = by_budget[b][key]
-            critical, (_, upper) = critical_gap(gaps, threshold)
+        for b in [*budgets, None]:
+            critical, (_, upper) = critical_gap(by_budget[b][key], threshold)
             text = f"[{critical or 0}, {upper})" if upper is not None else f">= {critical}"
-            row[f"<= {b} steps"] = text
+            if b is None:  # a protocol with a longer budget than the last read (the copy slice)
+                row["at its own budget"] = f"{text} at {own}" if own > budgets[-1] else ""
+                if own <= budgets[-1]:
+                    break
+            else:
+                row[f"<= {b} steps"] = text
             texts.append(text)
         row["changes with budget"] = "yes" if len(set(texts)) > 1 else ""
         rows.append(row)

@@ -92,6 +92,7 @@ class Report:
     figures: dict[str, dict] = field(default_factory=dict)
     confirmed: dict[str, str] = field(default_factory=dict)  # claim id -> verdict on fresh seeds
     confirmed_under: str = ""                                 # e.g. "fresh seeds (quick, master seed 1)"
+    confirmed_profile: str = ""                               # the profile of those fresh seeds
 
 
 def fmt(value) -> str:
@@ -124,8 +125,12 @@ def confirmation_column(confirm: Context | None) -> str:
     return f"fresh seeds ({confirm.profile}, master seed {confirm.master_seed})" if confirm else ""
 
 
-def confirmation_text(measured: str, again: str) -> str:
-    return "same" if again == measured else f"differs: {again}"
+def confirmation_text(measured: str, again: str, expected_there: str = "") -> str:
+    """'same', or the fresh seeds' verdict, saying when it is the one the confirming profile's own
+    protocol expects (e.g. a claim whose full protocol adds a task the quick one does not run)."""
+    if again == measured:
+        return "same"
+    return f"{again}, as that protocol expects" if again == expected_there else f"differs: {again}"
 
 
 def verdict_table(evaluated: list[Evaluated], confirmed: dict[str, str] | None = None,
@@ -133,7 +138,9 @@ def verdict_table(evaluated: list[Evaluated], confirmed: dict[str, str] | None =
     rows = []
     for e in evaluated:
         v, c = e.verdict, e.claim
-        again = {confirmation_column(confirm): confirmation_text(v.verdict, confirmed[c.id])} if confirmed else {}
+        again = ({confirmation_column(confirm): confirmation_text(v.verdict, confirmed[c.id],
+                                                                  c.expected_for(confirm.profile))}
+                 if confirmed else {})
         rows.append({
             "claim": c.id,
             "the article says": c.article,
@@ -229,7 +236,8 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
     confirmed = ({e.claim.id: e.verdict.verdict for e in evaluate(confirm, cache=cache, progress=progress)}
                  if confirm is not None else {})
     report = Report(context.profile, evaluated, confirmed=confirmed,
-                    confirmed_under=confirmation_column(confirm))
+                    confirmed_under=confirmation_column(confirm),
+                    confirmed_profile=confirm.profile if confirm is not None else "")
     overview = figures.probe_overview(context.profile, cache, context.master_seed, progress=progress)
     slices = slice_runs(context)
     if slices and context.store is not None:
@@ -271,7 +279,9 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
         report.tables.append(Table("T8", "Critical gap vs step budget, per arm and task", budget_rows,
                                    "Each arm's critical gap read from the same runs at every budget "
                                    "(a run counts as solved at N steps if it had solved by then); "
-                                   "'[a, b)': solved up to a, fails at b; '>= a': no gap of the ladder failed."))
+                                   "'[a, b)': solved up to a, fails at b; '>= a': no gap of the ladder failed; "
+                                   "at its own budget: for a protocol that trains longer than the last "
+                                   "read (the copy slice)."))
     report.tables.append(Table(
         "T9", "Time to solve per gap (Kaplan-Meier), plain architectures", figures.survival_rows(survival),
         "Steps until the solved criterion; an unsolved run is censored at its last step. Median and "
@@ -365,8 +375,12 @@ def _setting(value) -> str:
 def render_index(report: Report) -> str:
     tables = {t.id: t for t in report.tables}
     counts = {word: sum(e.agreement == word for e in report.evaluated) for word in ("agrees", "differs", "open")}
+    confirm_profile = report.confirmed_profile
     changed = [e.claim.id for e in report.evaluated
                if report.confirmed and report.confirmed.get(e.claim.id) != e.verdict.verdict]
+    expected = [c for c in changed if report.confirmed[c] == next(
+        e.claim.expected_for(confirm_profile) for e in report.evaluated if e.claim.id == c)]
+    surprising = [c for c in changed if c not in expected]
     same = len(report.evaluated) - len(changed)
     lines = [
         f"# vgsuite report ({report.profile} profile)",
@@ -379,7 +393,8 @@ def render_index(report: Report) -> str:
         f"agree, {counts['differs']} differ, {counts['open']} without a prior. Each learning verdict "
         "holds for the protocol in its row (T1) and section."
         + (f" On {report.confirmed_under}: {same} of {len(report.evaluated)} verdicts the same"
-           + (f" (different: {', '.join(changed)})." if changed else ".") if report.confirmed else ""),
+           + (f"; {', '.join(expected)} as the {confirm_profile} protocol expects" if expected else "")
+           + (f"; different: {', '.join(surprising)}." if surprising else ".") if report.confirmed else ""),
         "",
     ]
 

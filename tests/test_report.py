@@ -345,6 +345,28 @@ def test_t1_shows_the_verdict_on_fresh_seeds(rendered, monkeypatch):
     column = "fresh seeds (quick, master seed 1)"
     assert [row[column] for row in rep.tables[0].rows] == ["same", "differs: conditional"]
     index = (tmp / "out" / "index.md").read_text()
-    assert "On fresh seeds (quick, master seed 1): 1 of 2 verdicts the same (different: G2)." in index
+    assert "On fresh seeds (quick, master seed 1): 1 of 2 verdicts the same; different: G2." in index
     results = json.loads((tmp / "out" / "results.json").read_text())
     assert results["verdicts"][1]["confirmation"] == {"under": column, "verdict": "conditional"}
+
+
+def test_a_fresh_seed_verdict_the_confirming_protocol_expects_is_said_so():
+    assert report.confirmation_text("conditional", "conditional", "supported") == "same"
+    assert report.confirmation_text("conditional", "supported", "supported") == "supported, as that protocol expects"
+    assert report.confirmation_text("conditional", "refuted", "supported") == "differs: refuted"
+
+
+def test_the_budget_table_reads_a_longer_protocol_at_its_own_budget_too():
+    class Rec:
+        def __init__(self, steps, solved_at):
+            self.spec = {"task": {"name": "copy", "gap": 5, "options": []},
+                         "arch": {"name": "gru", "hidden": 64, "layers": 1, "init": "default", "init_gain": 1.0,
+                                  "forget_bias": None, "options": []},
+                         "train": {"steps": steps, "lr": 0.01, "optimizer": "adam", "batch_size": 64,
+                                   "clip": None, "clip_mode": "norm"}}
+            self.result = {"solved": solved_at is not None, "steps_to_solve": solved_at, "steps_run": steps}
+
+    runs = figures.runs_by_gap([Rec(8000, 4600), Rec(8000, 5100), Rec(8000, 4100)])
+    row = figures.critical_gap_by_budget(runs, (250, 1000))[0]
+    assert row["<= 1000 steps"] == "[0, 5)" and row["at its own budget"] == ">= 5 at 8000"
+    assert row["changes with budget"] == "yes"
