@@ -49,6 +49,7 @@ class Progress:
         self._bar = (tqdm(total=total, initial=initial, unit=unit, desc=desc, file=self.file, dynamic_ncols=True)
                      if self.mode == "bar" else None)
         self.started = self._last = clock()
+        self._written = initial   # `done` at the last line written
 
     def update(self, n: int = 1) -> None:
         self.done += n
@@ -76,14 +77,15 @@ class Progress:
 
     def _write(self) -> None:
         print(self.line(), file=self.file, flush=True)
-        self._last = self.clock()
+        self._last, self._written = self.clock(), self.done
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        elif self.mode == "lines" and self.done > self.initial and self.clock() - self.started >= self.every_s:
-            self._write()  # work shorter than one interval needs no progress line
+        elif (self.mode == "lines" and self.done > self._written
+              and self.clock() - self.started >= self.every_s):
+            self._write()  # work shorter than one interval needs no progress line, a line written no twin
         self.mode = "closed" if self.mode != "off" else "off"
 
     def __enter__(self) -> Progress:

@@ -45,3 +45,11 @@ def test_nothing_done_prints_nothing():
     with Progress(5, "probes", unit="arm", initial=5, file=out, every_s=0):
         pass
     assert out.getvalue() == ""
+
+
+def test_the_closing_line_is_not_a_twin_of_the_last_one():
+    out, clock = io.StringIO(), Clock()
+    with Progress(2, "claims", unit="claim", file=out, every_s=30, clock=clock) as bar:
+        clock.now += 40
+        bar.update(2)
+    assert len(out.getvalue().splitlines()) == 1
