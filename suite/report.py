@@ -39,6 +39,7 @@ from .claims.evaluate import (
     confirmation_context,
     evaluate,
     evaluate_by_budget,
+    planned_runs,
     slice_runs,
     tuning_runs,
 )
@@ -229,6 +230,18 @@ def tuning_table(context: Context) -> Table | None:
                     "THE RULE'S PICK DIFFERS FROM THE RATE USED: " + "; ".join(differ)))
 
 
+def table_records(context: Context, records) -> list:
+    """The stored runs the cross-cutting tables (T2, T5, T8, T9) read: all but the report's runs for
+    other tables, the tuning runs (T7) and the fresh-seed confirmation's (T1), which share the
+    claims' protocol but not their seeds, so pooling them would blur the claims' own numbers."""
+    elsewhere = {spec.key for spec in tuning_runs(context)}
+    confirm = confirmation_context(context)
+    if confirm is not None:
+        elsewhere |= {spec.key for spec in planned_runs(confirm)}
+    elsewhere -= {spec.key for spec in planned_runs(context)}
+    return [r for r in records if r.key not in elsewhere]
+
+
 def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Report:
     """Evaluate (or load cached) verdicts and overviews, then write every file under `out`."""
     evaluated = evaluate(context, cache=cache, progress=progress)
@@ -243,8 +256,7 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
     if slices and context.store is not None:
         ensure_runs(slices, context.store, workers=context.workers, progress=progress)
     records = context.store.query() if context.store is not None else []
-    tuning = {spec.key for spec in tuning_runs(context)}
-    runs = figures.runs_by_gap([r for r in records if r.key not in tuning])
+    runs = figures.runs_by_gap(table_records(context, records))
     budgets = context.budget.read_budgets
     survival = figures.survival_by_gap(runs)
     probe = context.budget.probe

@@ -370,3 +370,19 @@ def test_the_budget_table_reads_a_longer_protocol_at_its_own_budget_too():
     row = figures.critical_gap_by_budget(runs, (250, 1000))[0]
     assert row["<= 1000 steps"] == "[0, 5)" and row["at its own budget"] == ">= 5 at 8000"
     assert row["changes with budget"] == "yes"
+
+
+def test_the_cross_cutting_tables_leave_out_the_tuning_and_confirmation_runs():
+    from suite.claims.base import Context
+    from suite.claims.evaluate import confirmation_context, planned_runs, tuning_runs
+
+    context = Context(profile="full")
+
+    class Rec:
+        def __init__(self, key):
+            self.key = key
+
+    own, tuning = planned_runs(context)[0].key, tuning_runs(context)[0].key
+    fresh = planned_runs(confirmation_context(context))[0].key
+    kept = report.table_records(context, [Rec(own), Rec(tuning), Rec(fresh), Rec("a user's own sweep")])
+    assert [r.key for r in kept] == [own, "a user's own sweep"]
