@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from suite.claims.mechanism_decay import ACTIVATION_SHARE, _spectral_summary, _split_row, _split_summary
 from suite.claims.mechanism_paths import _trained_vs_init
@@ -47,3 +48,21 @@ def test_trained_vs_init_uses_solved_seeds_only():
     assert row["p_value"] == pytest.approx(1 / 8)  # 3 of 3 solved seeds flatter
     none = _trained_vs_init(init, [t | {"solved": False} for t in trained])
     assert none["solved"] == "0/4" and none["median_trained"] is None and none["p_value"] is None
+
+
+def test_seeds_trained_together_match_seeds_trained_one_by_one():
+    from suite.claims.mechanism_common import train_models
+    from suite.probes import build_model
+    from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
+
+    task, arch = TaskSpec("delayed_recall", 5), ArchSpec("rnn-tanh", hidden=16)
+    train = TrainSpec(steps=30, batch_size=16, lr=1e-2, eval_every=10, eval_size=64)
+    specs = [RunSpec(task=task, arch=arch, train=train, seed=s, device="cpu") for s in (3, 4)]
+    together = [build_model(arch, task, s.seed, "cpu") for s in specs]
+    alone = [build_model(arch, task, s.seed, "cpu") for s in specs]
+    batched = train_models(specs, together)
+    single = [train_models([spec], [model])[0] for spec, model in zip(specs, alone)]
+    assert batched == single
+    for a, b in zip(together, alone):
+        for pa, pb in zip(a.parameters(), b.parameters()):
+            assert torch.equal(pa, pb)

@@ -32,7 +32,7 @@ from ..probes import (
 )
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from ..stats import mann_whitney_greater
-from ..train import run
+from ..train import STACKED_TRAINER, run, run_batch, trainer_of
 from .base import Verdict
 
 ALPHA = 0.05
@@ -60,6 +60,19 @@ def train_model(model, arch: ArchSpec, task: TaskSpec, train: TrainSpec, seed: i
     result = run(RunSpec(task=task, arch=arch, train=train, seed=seed, device=device), model=model)
     return {"steps_run": result.steps_run, "solved": result.solved, "diverged": result.diverged,
             "final_loss": result.final_loss, "final_metric": result.final_metric}
+
+
+def train_models(specs: list[RunSpec], models: list) -> list[dict]:
+    """Train `models` in place as `specs` say, stacked into one batched run where the specs' trainer
+    stacks (a member's numbers do not depend on its batch-mates: suite.engine), else one by one;
+    returns what the tables record per model. The seeds of a claim then train in one pass instead of
+    one after another."""
+    if specs and trainer_of(specs[0]) == STACKED_TRAINER and len(specs) > 1:
+        results = run_batch(specs, models)
+    else:
+        results = [run(spec, model=model) for spec, model in zip(specs, models)]
+    return [{"steps_run": r.steps_run, "solved": r.solved, "diverged": r.diverged,
+             "final_loss": r.final_loss, "final_metric": r.final_metric} for r in results]
 
 
 def profile_row(arch: ArchSpec, probe_task: TaskSpec, seed: int, *, batch: int, device: str,

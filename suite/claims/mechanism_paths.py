@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..probes import build_model, mean_ci
-from ..specs import ArchSpec, TaskSpec, TrainSpec
+from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from ..stats import mann_whitney_greater, sign_test_greater
 from .base import Claim, Context
 from .mechanism_common import (
@@ -24,7 +24,7 @@ from .mechanism_common import (
     public,
     saliency_row,
     summarise_arm,
-    train_model,
+    train_models,
     verdict,
 )
 
@@ -233,12 +233,11 @@ def analyse_l5(ctx: Context):
     arch = ArchSpec("rnn-tanh", hidden=cfg["hidden"])
     train = TrainSpec(steps=cfg["steps"], batch_size=32, lr=cfg["lr"], eval_every=50, eval_size=256)
     seeds = ctx.seeds(cfg["seeds"])
-    rows = {"init": [], "trained": []}
-    for seed in seeds:
-        model = build_model(arch, task, seed, ctx.device)
-        rows["init"].append(saliency_row(model, task, seed, batch=cfg["batch"], device=ctx.device,
-                                         label="rnn-tanh at init"))
-        training = train_model(model, arch, task, train, seed, ctx.device)
+    models = [build_model(arch, task, seed, ctx.device) for seed in seeds]
+    rows = {"init": [saliency_row(model, task, seed, batch=cfg["batch"], device=ctx.device, label="rnn-tanh at init")
+                     for seed, model in zip(seeds, models)], "trained": []}
+    specs = [RunSpec(task=task, arch=arch, train=train, seed=seed, device=ctx.device) for seed in seeds]
+    for seed, model, training in zip(seeds, models, train_models(specs, models)):
         row = saliency_row(model, task, seed, batch=cfg["batch"], device=ctx.device, label="rnn-tanh trained")
         rows["trained"].append(row | {"training": training})
     # H1: horizon < needed lag; + 0.5 makes a horizon equal to the needed lag count as reaching it
