@@ -30,6 +30,14 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def set_threads(n: int | None = None) -> int:
     """Pin torch's intra-op threads (e.g. one per sweep worker) and return the count in use."""
     if n is not None:

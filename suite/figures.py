@@ -20,12 +20,15 @@ Probe-based data is cached (suite.cache) so a second report only re-renders.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 
 import numpy as np
 
 from .cache import ResultCache
+from .environment import available_cores, set_threads
 from .probes import probe
 from .profiles import profile as get_profile
 from .profiles import task_options
@@ -87,25 +90,42 @@ def _finite_list(values) -> list:
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
-def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0, progress: bool | None = None) -> dict:
-    """{task: {arm label: probe data}} for the decay table, panels and saliency curves."""
+def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0, progress: bool | None = None,
+                   workers: int = 1) -> dict:
+    """{task: {arm label: probe data}} for the decay table, panels and saliency curves; the arms not
+    cached yet are probed in `workers` spawned processes (one torch thread each on 2 cores)."""
     settings = asdict(get_profile(profile).probe)  # the cache key: gap, hidden, seeds, batch
-    params = {(task, label): {"task": task, "arm": fields, "settings": settings, "master_seed": master_seed}
-              for task in TASKS for label, fields in DECAY_ARMS}
-    cached = sum(cache.has("probe-arm", p) for p in params.values())
+    jobs = {(task, label): fields for task in TASKS for label, fields in DECAY_ARMS}
+    params = {job: {"task": job[0], "arm": fields, "settings": settings, "master_seed": master_seed}
+              for job, fields in jobs.items()}
+    fresh = [job for job in jobs if not cache.has("probe-arm", params[job])]
+    with Progress(len(jobs), "probes (report overview)", unit="arm", initial=len(jobs) - len(fresh),
+                  enabled=progress if fresh else False) as bar:
+        args = {job: (jobs[job], job[0], settings, master_seed, job[0] == "delayed_recall") for job in fresh}
+        for job, data in _map(_probe_arm, args, workers):
+            cache.get_or_compute("probe-arm", params[job], lambda d=data: d)
+            bar.update(1)
     overview: dict = {task: {} for task in TASKS}
-    with Progress(len(params), "probes (report overview)", unit="arm", initial=cached,
-                  enabled=progress if cached < len(params) else False) as bar:
-        for task in TASKS:
-            for label, fields in DECAY_ARMS:
-                fresh = not cache.has("probe-arm", params[(task, label)])
-                overview[task][label] = cache.get_or_compute(
-                    "probe-arm", params[(task, label)],
-                    lambda f=fields, t=task: _probe_arm(f, t, settings, master_seed, saliency=t == "delayed_recall"),
-                )
-                if fresh:
-                    bar.update(1)
+    for (task, label), fields in jobs.items():
+        overview[task][label] = cache.get_or_compute(
+            "probe-arm", params[(task, label)],
+            lambda f=fields, t=task: _probe_arm(f, t, settings, master_seed, t == "delayed_recall"))
     return overview
+
+
+def _map(fn, args: dict, workers: int):
+    """(key, fn(*args[key])) for every key, in this process or in `workers` spawned ones."""
+    workers = min(workers, len(args))
+    if workers <= 1:
+        for key, a in args.items():
+            yield key, fn(*a)
+        return
+    threads = max(1, available_cores() // workers)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=set_threads, initargs=(threads,)) as pool:
+        futures = {pool.submit(fn, *a): key for key, a in args.items()}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
 
 def decay_rows(overview: dict) -> list[dict]:

@@ -251,7 +251,8 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
     report = Report(context.profile, evaluated, confirmed=confirmed,
                     confirmed_under=confirmation_column(confirm),
                     confirmed_profile=confirm.profile if confirm is not None else "")
-    overview = figures.probe_overview(context.profile, cache, context.master_seed, progress=progress)
+    overview = figures.probe_overview(context.profile, cache, context.master_seed, progress=progress,
+                                      workers=context.workers)
     slices = slice_runs(context)
     if slices and context.store is not None:
         ensure_runs(slices, context.store, workers=context.workers, progress=progress)

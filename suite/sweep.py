@@ -49,7 +49,7 @@ from tasks import task_class
 from . import train as training  # looked up at call time, so tests can patch suite.train.run
 from .engine import groups, stacked  # looked up at call time, like training
 from .engine.protocol import RunResult
-from .environment import metadata, resolve_device, set_threads
+from .environment import available_cores, metadata, resolve_device, set_threads
 from .limits import check_run
 from .profiles import Profile
 from .profiles import profile as get_profile
@@ -255,13 +255,6 @@ def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
         store.put(spec.key, spec.to_dict(), result, meta, status, error)
         outcomes[spec.key] = RunOutcome(spec.key, status, error)
     return [outcomes[spec.key] for spec in group]
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, workers: int = 1,

@@ -20,7 +20,7 @@ from suite.claims.priors import PRIORS, agreement
 from suite.store import Store
 
 
-def fake_overview(profile, cache, master_seed=0, progress=None):
+def fake_overview(profile, cache, master_seed=0, progress=None, workers=1):
     k = list(range(6))
     data = {}
     for task in figures.TASKS:
@@ -386,3 +386,9 @@ def test_the_cross_cutting_tables_leave_out_the_tuning_and_confirmation_runs():
     fresh = planned_runs(confirmation_context(context))[0].key
     kept = report.table_records(context, [Rec(own), Rec(tuning), Rec(fresh), Rec("a user's own sweep")])
     assert [r.key for r in kept] == [own, "a user's own sweep"]
+
+
+def test_probe_jobs_give_the_same_in_worker_processes_as_in_this_one():
+    jobs = {("copy", "a"): (2, 10), ("adding", "b"): (3, 4)}
+    assert dict(figures._map(pow, jobs, 2)) == dict(figures._map(pow, jobs, 1)) == {
+        ("copy", "a"): 1024, ("adding", "b"): 81}
