@@ -61,7 +61,8 @@ def main(argv=None) -> int:
         if r is not None:
             rows.append({"arm": next(a.label for a in arms if a.arch == spec.arch), "seed": spec.seed,
                          "lr": spec.train.lr, "solved": r.solved, "steps to solve": r.steps_to_solve,
-                         "steps run": r.steps_run, "final loss": r.final_loss, "wall s": round(r.wall_s)})
+                         "steps run": r.steps_run, "diverged": r.diverged, "final loss": r.final_loss,
+                         "wall s": round(r.wall_s)})
     budget = context.budget
     literature = [row for row in comparison_rows(records, budget.hidden, budget.train.steps)
                   if row["solved"] != "not run"]
