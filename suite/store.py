@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -238,7 +239,20 @@ class Store:
             raise self._error(f"refusing to use it: {problem}")
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        # Switching the journal mode needs the file to itself, and SQLite answers "database is
+        # locked" at once, without its busy handler, when another process is opening the same fresh
+        # file (seen with three writers starting together): wait for it as the busy timeout would.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.005
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(2 * pause, 0.2)
         if str(mode).lower() != "wal":
             raise self._error(f"could not switch to WAL journal mode (got {mode!r})")
         # NORMAL is crash-safe in WAL mode; only a power loss may drop the
