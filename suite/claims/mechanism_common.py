@@ -57,9 +57,7 @@ def arm_label(arch: ArchSpec, trained: bool = False) -> str:
 
 def train_model(model, arch: ArchSpec, task: TaskSpec, train: TrainSpec, seed: int, device: str) -> dict:
     """Train `model` in place through suite.train.run; returns what the table records."""
-    result = run(RunSpec(task=task, arch=arch, train=train, seed=seed, device=device), model=model)
-    return {"steps_run": result.steps_run, "solved": result.solved, "diverged": result.diverged,
-            "final_loss": result.final_loss, "final_metric": result.final_metric}
+    return train_models([RunSpec(task=task, arch=arch, train=train, seed=seed, device=device)], [model])[0]
 
 
 def train_models(specs: list[RunSpec], models: list) -> list[dict]:
@@ -67,12 +65,16 @@ def train_models(specs: list[RunSpec], models: list) -> list[dict]:
     stacks (a member's numbers do not depend on its batch-mates: suite.engine), else one by one;
     returns what the tables record per model. The seeds of a claim then train in one pass instead of
     one after another."""
-    if specs and trainer_of(specs[0]) == STACKED_TRAINER and len(specs) > 1:
-        results = run_batch(specs, models)
-    else:
-        results = [run(spec, model=model) for spec, model in zip(specs, models)]
     return [{"steps_run": r.steps_run, "solved": r.solved, "diverged": r.diverged,
-             "final_loss": r.final_loss, "final_metric": r.final_metric} for r in results]
+             "final_loss": r.final_loss, "final_metric": r.final_metric} for r in train_runs(specs, models)]
+
+
+def train_runs(specs: list[RunSpec], models: list) -> list:
+    """The RunResults of training `models` in place as `specs` say: one batched run where the
+    specs' trainer stacks, else one run each."""
+    if specs and trainer_of(specs[0]) == STACKED_TRAINER and len(specs) > 1:
+        return run_batch(specs, models)
+    return [run(spec, model=model) for spec, model in zip(specs, models)]
 
 
 def profile_row(arch: ArchSpec, probe_task: TaskSpec, seed: int, *, batch: int, device: str,

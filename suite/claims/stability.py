@@ -40,10 +40,10 @@ import torch
 from .. import stats
 from ..models import make_model
 from ..specs import derive_seed
-from ..train import STACKED_TRAINER, run, run_batch, trainer_of
 from .arms import arm, settings
 from .base import Claim, Context, Verdict
 from .ladders import ALPHA, all_specs, outcomes
+from .mechanism_common import train_runs
 
 VANILLA = ("rnn-tanh",)
 GATED = ("lstm", "gru")
@@ -110,11 +110,7 @@ def _retrain(specs) -> list:
     trainer stacks: a member's numbers do not depend on its batch-mates)."""
     task = specs[0].task.build()
     models = [make_model(s.arch, task.input_size, task.output_size, s.init_seed()) for s in specs]
-    if trainer_of(specs[0]) == STACKED_TRAINER:
-        results = run_batch(specs, models)
-    else:
-        results = [run(spec, model=model) for spec, model in zip(specs, models)]
-    return list(zip(models, results))
+    return list(zip(models, train_runs(specs, models)))
 
 
 def _sensitivity_rows(context: Context, out, gap: int) -> list[dict]:
