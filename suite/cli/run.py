@@ -78,6 +78,7 @@ def cmd_probe(args) -> int:
 
     from ..environment import resolve_device
     from ..probes import PROBE_LOSSES, probe, summarise
+    from ..progress import Progress
 
     for name in ("seeds", "probe_batch"):
         value = getattr(args, name)
@@ -97,8 +98,12 @@ def cmd_probe(args) -> int:
     train = train if args.train_steps else None
     resolve_device(args.device)  # a named error for 'tpu' or an absent CUDA
     seeds = range(args.seed, args.seed + args.seeds)
-    results = [probe(arch, task, s, batch=args.probe_batch, loss=args.loss, train=train,
-                     device=args.device) for s in seeds]
+    results = []
+    with Progress(len(seeds), f"probe {task.name} gap {task.gap}, {arch.name}", unit="seed") as bar:
+        for s in seeds:
+            results.append(probe(arch, task, s, batch=args.probe_batch, loss=args.loss, train=train,
+                                 device=args.device))
+            bar.update()
     summary = summarise(results)
     summary["settings"] = {"task": asdict(task.with_defaults()), "arch": asdict(arch), "seeds": list(seeds),
                            "loss": args.loss, "probe_batch": args.probe_batch,

@@ -58,10 +58,10 @@ def _flat(parts) -> list[torch.Tensor]:
 
 
 def _norm(parts: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """Per-sample Euclidean norm over a tuple of (batch, n) tensors, scaled so that squaring
-    cannot underflow (or overflow): max|p| * sqrt(sum (p / max|p|)^2)."""
+    """Euclidean norm over the last axis of a tuple of (..., n) tensors (per sample, per step),
+    scaled so that squaring cannot underflow (or overflow): max|p| * sqrt(sum (p / max|p|)^2)."""
     peak = torch.stack([p.abs().amax(dim=-1) for p in parts], dim=-1).amax(dim=-1)
-    safe = torch.where(peak > 0, peak, torch.ones_like(peak))[:, None]
+    safe = torch.where(peak > 0, peak, torch.ones_like(peak))[..., None]
     return peak * torch.sqrt(sum(((p / safe) ** 2).sum(dim=-1) for p in parts))
 
 
@@ -69,89 +69,167 @@ def _log10(values: torch.Tensor) -> torch.Tensor:
     return torch.log10(values)  # log10(0) = -inf, as wanted
 
 
+# One renormalisation per CHUNK steps: float64 spans ~600 decades, so a chunk may lose or gain
+# up to SAFE_DECADES of them before anything nears the subnormals; a chunk that leaves that range
+# (or meets an exact zero) is halved until it fits, down to one step, the per-step sweep.
+CHUNK = 64
+SAFE_DECADES = 250.0
+_LOW, _HIGH, _TINY = 10.0 ** -SAFE_DECADES, 10.0 ** SAFE_DECADES, 1e-290
+
+
 def _unroll(model: RecurrentModel, x: torch.Tensor, track_inputs: bool):
-    """Step view with every state a fresh leaf: leaves[t] = s_t (t = 0..T), outs[t-1] = step output."""
+    """One forward pass through the step view, keeping three names for every state s_t:
+
+    out[t]   s_t as step t computes it (the same-step paths of an LSTM's c_t -> h_t start here)
+    carry[t] a copy of it, the only input of step t + 1: its gradient is the "total" one
+    read[t]  another copy, the only one the objective reads: the direct gradients enter here
+    xs[t]    the input of step t (t = 1..T), a leaf when `track_inputs`
+    """
     batch, steps = x.shape[:2]
-    leaves = [tuple(s.detach().requires_grad_() for s in model.initial_state(batch, x))]
-    outs, xs = [], []
+    start = tuple(s.detach().requires_grad_() for s in model.initial_state(batch, x))
+    out, xs = [start], [None]
+    carry, read = [tuple(s + 0 for s in start)], [tuple(s * 1 for s in start)]
     for t in range(steps):
         x_t = x[:, t].detach().requires_grad_(track_inputs)
-        out = model.step(x_t, leaves[-1])
-        outs.append(out)
+        given = carry[-1]
+        state = model.step(x_t, given)
+        # an element passed through unchanged (a skip connection's delayed copy) is its input
+        # tensor itself: give it a node of its own so that it names s_t, not s_(t-1)
+        state = tuple(s + 0 if any(s is g for g in given) or any(s is o for o in state[:i]) else s
+                      for i, s in enumerate(state))
+        out.append(state)
         xs.append(x_t)
-        leaves.append(tuple(o.detach().requires_grad_() for o in out))
-    return leaves, outs, xs
+        carry.append(tuple(s + 0 for s in state))
+        read.append(tuple(s * 1 for s in state))
+    return out, carry, read, xs
 
 
-def _combine(w, scale, direct):
-    """(w * 10**scale + direct) as (unit vector, log10 norm) per sample, without underflow.
+def _scaled(parts, factor: torch.Tensor):
+    return tuple(p * factor[:, None] for p in parts)
 
-    `w` is the VJP of the unit vector, `scale` its log10 scale, `direct` a raw gradient.
-    """
-    w_norm, d_norm = _norm(w), _norm(direct)
-    a = scale + _log10(w_norm)
-    b = _log10(d_norm)
-    m = torch.maximum(a, b)
-    finite = torch.isfinite(m)
-    m0 = torch.where(finite, m, torch.zeros_like(m))
-    safe = lambda n: torch.where(n > 0, n, torch.ones_like(n))  # noqa: E731
-    ca = torch.where(w_norm > 0, torch.pow(10.0, a - m0) / safe(w_norm), torch.zeros_like(m))
-    cb = torch.where(d_norm > 0, torch.pow(10.0, b - m0) / safe(d_norm), torch.zeros_like(m))
-    ca = torch.where(finite, ca, torch.zeros_like(ca))
-    cb = torch.where(finite, cb, torch.zeros_like(cb))
-    new = tuple(ca[:, None] * wi + cb[:, None] * di for wi, di in zip(w, direct))
-    n = _norm(new)
-    ok = finite & (n > 0)
-    scale_new = torch.where(ok, m0 + _log10(safe(n)), torch.full_like(m, -math.inf))
-    unit = tuple(p / safe(n)[:, None] for p in new)
-    return unit, scale_new
+
+def _pow10(log10: torch.Tensor) -> torch.Tensor:
+    return torch.where(torch.isfinite(log10), torch.pow(10.0, log10), torch.zeros_like(log10))
+
+
+class _Sweep:
+    """The backward walk over one unrolled graph, a chunk [t0, t1] at a time (see `_log_backward`).
+
+    Per-step quantities are stacked over time: (steps, batch, n) per state element."""
+
+    def __init__(self, model, x, objective, track_inputs, elements, shown):
+        self.out, self.carry, self.read, self.xs = _unroll(model, x, track_inputs)
+        self.steps, self.n_el = len(self.out) - 1, len(self.out[0])
+        self.track_inputs, self.elements, self.shown = track_inputs, list(elements), list(shown)
+        reads = _flat(self.read)
+        grads = torch.autograd.grad(objective(self.read).sum(), reads, allow_unused=True)
+        grads = [g if g is not None else torch.zeros_like(r) for g, r in zip(grads, reads)]
+        direct = _by_element(grads, self.n_el)  # (T + 1, batch, n_i) per element
+        self.direct_log10 = _log10(_norm(direct))  # (T + 1, batch)
+        self.live = (self.direct_log10 > -math.inf).any(dim=1).tolist()  # a direct term at t at all
+        # each direct term as a unit vector (0 where it is zero): scaled by 10**(its log10 - m) <= 1
+        tiny = torch.finfo(self.direct_log10.dtype).tiny
+        self.direct_unit = tuple(d / _pow10(self.direct_log10).clamp_min(tiny)[..., None] for d in direct)
+        like = self.direct_log10
+        self.total = torch.full((x.shape[0], self.steps + 1), -math.inf, dtype=like.dtype, device=like.device)
+        self.per_element = {i: self.total.clone() for i in self.elements}
+        self.x_log10 = self.total[:, 1:].clone() if track_inputs else None
+
+    def run(self, chunk: int = CHUNK) -> None:
+        t1 = self.steps
+        unit, scale = tuple(u[t1] for u in self.direct_unit), self.direct_log10[t1]
+        self.total[:, t1] = scale + _log10(_norm(tuple(unit[i] for i in self.shown)))
+        while t1 > 0:
+            size = min(chunk, t1)
+            while True:
+                done = self._chunk(t1 - size, t1, unit, scale, accept=size == 1)
+                if done is not None:
+                    break
+                size //= 2
+            unit, scale = done
+            t1 -= size
+        for i in self.elements:  # no step computes s_0: its elements' gradients are the carried ones
+            self.per_element[i][:, 0] = scale + _log10(_norm((unit[i],)))
+
+    def _chunk(self, t0, t1, unit, scale, accept):
+        """Gradients at s_t, t in [t0, t1), from the total at s_t1 (unit * 10**scale per sample)
+        plus the direct terms in between, all in one autograd call, in units of 10**m per sample.
+        Returns (unit, scale) at s_t0, or None when some norm left the safe range."""
+        span, n = t1 - t0, self.n_el
+        direct_log10 = self.direct_log10[t0:t1]
+        m = torch.maximum(scale, direct_log10.amax(dim=0))
+        finite = torch.isfinite(m)
+        m0 = torch.where(finite, m, torch.zeros_like(m))
+        direct = tuple(u[t0:t1] * _pow10(direct_log10 - m0)[..., None] for u in self.direct_unit)
+        inner = [t for t in range(t0, t1) if self.live[t]]
+        outputs = list(self.carry[t1]) + [r for t in inner for r in self.read[t]]
+        seeds = list(_scaled(unit, _pow10(scale - m0))) + [d[t - t0] for t in inner for d in direct]
+        asked = [s for t in range(t0, t1) for s in self.carry[t]]
+        asked += [self.out[t][i] for t in range(t0 + 1, t1 + 1) for i in self.elements]
+        asked += [self.xs[t] for t in range(t0 + 1, t1 + 1)] if self.track_inputs else []
+        grads = torch.autograd.grad(outputs, asked, seeds, retain_graph=True, allow_unused=True)
+        grads = [g if g is not None else torch.zeros_like(a) for g, a in zip(grads, asked)]
+        totals = tuple(g + d for g, d in zip(_by_element(grads[:span * n], n), direct))
+        total_norms = _norm(totals)  # (span, batch)
+        rest = grads[span * n:]
+        k = len(self.elements)
+        element_norms = [_norm((g,)) for g in _by_element(rest[:span * k], k)] if k else []
+        x_norms = [_norm((torch.stack(rest[span * k:]),))] if self.track_inputs else []
+        if not accept and not _in_range(total_norms, element_norms + x_norms, finite):
+            return None
+        at = lambda norms: torch.where(finite, m0 + _log10(norms), -math.inf).T  # noqa: E731
+        self.total[:, t0:t1] = at(_norm(tuple(totals[i] for i in self.shown)))
+        for i, norms in zip(self.elements, element_norms):
+            self.per_element[i][:, t0 + 1:t1 + 1] = at(norms)
+        if self.track_inputs:
+            self.x_log10[:, t0:t1] = at(x_norms[0])
+        first = total_norms[0]
+        ok = finite & (first > 0)
+        safe = torch.where(ok, first, torch.ones_like(first))
+        unit0 = _scaled(tuple(p[0] for p in totals), torch.where(ok, 1.0 / safe, torch.zeros_like(safe)))
+        return unit0, torch.where(ok, m0 + _log10(safe), torch.full_like(m0, -math.inf))
+
+
+def _by_element(grads: list[torch.Tensor], n: int) -> tuple[torch.Tensor, ...]:
+    """[g(t, 0), ..., g(t, n - 1) for each t] -> n tensors stacked over t."""
+    return tuple(torch.stack(grads[i::n]) for i in range(n))
+
+
+def _in_range(total_norms, other_norms, finite) -> bool:
+    """Every live sample's total stays in [10**-SAFE, 10**SAFE] at every step of the chunk; no
+    other norm is huge or close to the subnormals (an exact zero there is a true zero)."""
+    live = total_norms[:, finite]
+    if not (torch.isfinite(live).all() and (live >= _LOW).all() and (live <= _HIGH).all()):
+        return False
+    for norms in other_norms:
+        values = norms[:, finite]
+        if not torch.isfinite(values).all() or (values > _HIGH).any() or ((values > 0) & (values < _TINY)).any():
+            return False
+    return True
 
 
 def _log_backward(model: RecurrentModel, x: torch.Tensor, objective, *, track_inputs: bool = False,
-                  elements: list[int] | None = None):
+                  elements=(), shown=None):
     """Gradients of sum_b objective_b w.r.t. every state s_t (and input x_t), in log space.
 
-    `objective(leaves) -> (batch,)`. Returns (units, scales, x_log10, element_log10): the gradient
-    w.r.t. the state s_t as a whole (each element an input of step t + 1) is
-    units[t] * 10**scales[t], units[t] a tuple like the state with unit norm per sample,
-    x_log10 (batch, T) log10 ||dL/dx_t|| (None unless track_inputs), and element_log10[i][t] the
+    `objective(states) -> (batch,)` reads states[t] = s_t (t = 0..T). Returns (total_log10, x_log10,
+    element_log10): total_log10 (batch, T + 1) the log10 norm over the `shown` elements of the
+    gradient w.r.t. s_t as a whole (each element an input of step t + 1; t ascending); x_log10
+    (batch, T) log10 ||dL/dx_t|| (None unless track_inputs); element_log10[i] (batch, T + 1) the
     log10 norm of the total derivative of L w.r.t. element i of s_t as step t computes it, so it
     includes the same-step paths into the other elements (c_t -> h_t in an LSTM, h^0_t -> h^1_t
     in a stack), as the usual BPTT recursion does. At t = 0 (no step computes s_0) the two agree.
+
+    The walk goes back a chunk of up to CHUNK steps per autograd call: the total at the chunk's
+    end enters as a vector of norm <= 1 (the running gradient is unit vector times 10**scale per
+    sample), the direct terms inside it scaled by the same factor, and one renormalisation
+    follows. Within SAFE_DECADES of 1, float64 loses nothing, so the result equals the per-step
+    sweep to rounding (tests/probe_reference.py keeps that sweep and the tests compare).
     """
-    leaves, outs, xs = _unroll(model, x, track_inputs)
-    steps, n_el = len(outs), len(leaves[0])
-    elements = list(elements or [])
-    total = objective(leaves).sum()
-    grads = torch.autograd.grad(total, _flat(leaves), allow_unused=True)
-    direct = [
-        tuple(g if g is not None else torch.zeros_like(leaf) for g, leaf in
-              zip(grads[t * n_el:(t + 1) * n_el], leaves[t]))
-        for t in range(steps + 1)
-    ]
-    zeros = tuple(torch.zeros_like(d) for d in direct[steps])
-    unit, scale = _combine(zeros, torch.full_like(_norm(zeros), -math.inf), direct[steps])
-    units, scales = [None] * (steps + 1), [None] * (steps + 1)
-    units[steps], scales[steps] = unit, scale
-    per_element = {i: [None] * (steps + 1) for i in elements}
-    x_log10 = None
-    if track_inputs:
-        x_log10 = torch.full((x.shape[0], steps), -math.inf, dtype=x.dtype, device=x.device)
-    for t in range(steps, 0, -1):
-        out = outs[t - 1]
-        for i in elements:  # total derivative w.r.t. the element as step t computes it
-            (g,) = torch.autograd.grad(out, out[i], grad_outputs=unit, retain_graph=True)
-            per_element[i][t] = scale + _log10(_norm((g,)))
-        inputs = list(leaves[t - 1]) + ([xs[t - 1]] if track_inputs else [])
-        vjp = torch.autograd.grad(out, inputs, grad_outputs=unit, allow_unused=True)
-        vjp = [g if g is not None else torch.zeros_like(i) for g, i in zip(vjp, inputs)]
-        if track_inputs:
-            x_log10[:, t - 1] = scale + _log10(_norm((vjp[-1],)))
-        unit, scale = _combine(tuple(vjp[:n_el]), scale, direct[t - 1])
-        units[t - 1], scales[t - 1] = unit, scale
-    for i in elements:
-        per_element[i][0] = scale + _log10(_norm((unit[i],)))
-    return units, scales, x_log10, per_element
+    shown = list(range(len(model.state_names()))) if shown is None else shown
+    sweep = _Sweep(model, x, objective, track_inputs, elements, shown)
+    sweep.run()
+    return sweep.total, sweep.x_log10, sweep.per_element
 
 
 def gradient_profile(
@@ -196,13 +274,11 @@ def gradient_profile(
     shown = [i for i, name in enumerate(names) if "@" not in name]
     # with a single-element state the total derivative is the partial one: skip the extra VJPs
     elements = shown if len(names) > 1 else []
-    units, scales, _, per_element = _log_backward(net, x, objective, elements=elements)
-    steps = len(scales) - 1
-    total = [scales[t] + _log10(_norm(tuple(units[t][i] for i in shown))) for t in range(steps, -1, -1)]
-    total = torch.stack(total, dim=1).cpu().numpy()
-    log10 = {names[i]: torch.stack(per_element[i][::-1], dim=1).cpu().numpy() for i in elements}
-    log10 = log10 or {names[0]: total}
-    log10["total"] = total
+    total, _, per_element = _log_backward(net, x, objective, elements=elements, shown=shown)
+    steps = total.shape[1] - 1
+    log10 = {names[i]: per_element[i].flip(1).cpu().numpy() for i in elements}
+    log10 = log10 or {names[0]: total.flip(1).cpu().numpy()}
+    log10["total"] = total.flip(1).cpu().numpy()
     return LagProfile(np.arange(steps + 1), log10, f"log10 ||dL/dh_(T-k)||, loss {loss!r}")
 
 
@@ -220,7 +296,7 @@ def input_saliency(model: RecurrentModel, x: torch.Tensor, *, device=None) -> La
         y_last = net.readout(hiddens, slice(-1, None))[:, 0]
         return y_last.gather(1, channel[:, None])[:, 0]
 
-    _, _, x_log10, _ = _log_backward(net, tiled, objective, track_inputs=True)
+    _, x_log10, _ = _log_backward(net, tiled, objective, track_inputs=True)
     per_channel = x_log10.reshape(batch, outputs, -1)
     frob = torch.logsumexp(2 * LN10 * per_channel, dim=1) / (2 * LN10)  # (batch, T), t ascending
     return LagProfile(np.arange(frob.shape[1]), {"total": frob.flip(1).cpu().numpy()},
