@@ -130,10 +130,13 @@ def gpu(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Training speed: bare PyTorch vs a vgsuite run vs batched runs (S = 8, 32), side by side ->
-    reports/bench.md and reports/bench.json. A few minutes; `-- --quick` for H=64, T=100 only.
-    Args go to benchmarks/bench.py (--threads, --rounds, --task, --archs, --out, --tag)."""
+    reports/bench.md and reports/bench.json; then the probe against a bare float64 backward pass
+    and the CLI's start-up -> reports/bench-probe.md and .json. A few minutes each; `-- --quick`
+    for a short grid. Args go to benchmarks/bench.py (--threads, --rounds, --task, --archs, --out,
+    --tag); probe_bench.py takes --quick, --threads, --rounds and --out and ignores the rest."""
     install(session)
     session.run("python", "benchmarks/bench.py", *session.posargs)
+    session.run("python", "benchmarks/probe_bench.py", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

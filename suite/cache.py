@@ -7,6 +7,9 @@ code: any change to `suite/` or `tasks/` invalidates every entry, so a stale num
 reused (a kind listed in `DEPENDENCIES` is invalidated only by changes to what it depends on).
 The file is written atomically (temporary file + rename) and a corrupt file is ignored,
 never trusted.
+
+It also remembers how long each entry took to compute (`duration`), keyed by its parameters
+alone, so a hint survives code changes: the claims' evaluation hands out the longest claims first.
 """
 
 from __future__ import annotations
@@ -80,6 +83,21 @@ class ResultCache:
             self._entries[key] = json.loads(json.dumps(compute(), sort_keys=True))
             self._save()
         return self._entries[key]
+
+    def duration(self, kind: str, params: dict) -> float | None:
+        """Seconds the last computation of (kind, params) took, under any code; None if unknown."""
+        value = self._entries.get(self._duration_key(kind, params))
+        seconds = value.get("seconds") if isinstance(value, dict) else None
+        return float(seconds) if isinstance(seconds, (int, float)) else None
+
+    def record_duration(self, kind: str, params: dict, seconds: float) -> None:
+        self._entries[self._duration_key(kind, params)] = {"seconds": round(float(seconds), 3)}
+        self._save()
+
+    @staticmethod
+    def _duration_key(kind: str, params: dict) -> str:
+        text = json.dumps({"kind": kind, "params": params}, sort_keys=True)
+        return "duration:" + hashlib.sha256(text.encode()).hexdigest()
 
     def _save(self) -> None:
         if self.path is None:

@@ -42,3 +42,24 @@ def test_targets_report_met_and_unmet():
     assert found["GRU <= 1.3x LSTM per step (vgsuite single, H=32, T=100)"] == ("1.40x", False)
     single = found["vgsuite single <= 1.10x bare time per step (every configuration)"]
     assert single[1] is True and single[0].startswith("worst 1.09x (gru H=64 T=100)")
+
+
+def test_probe_bench_targets_and_table():
+    import probe_bench
+
+    rows = [{"arch": "rnn-tanh", "task": "copy", "gap": 1000, "seq_len": 1020, "saliency_rows": 144,
+             "bare_s": 2.0, "chunked_s": 3.0, "per_step_s": 20.0, "chunked_over_bare": 1.5,
+             "per_step_over_bare": 10.0, "speedup": 20 / 3},
+            {"arch": "lstm", "task": "copy", "gap": 1000, "seq_len": 1020, "saliency_rows": 144,
+             "bare_s": 2.0, "chunked_s": 7.0, "per_step_s": 30.0, "chunked_over_bare": 3.5,
+             "per_step_over_bare": 15.0, "speedup": 30 / 7}]
+    start = {"vgsuite_help": 1.0, "import_torch": 1.25, "ratio": 0.8}
+    found = probe_bench.targets(rows, start)
+    assert found[0] == ("a probe <= 3x the bare float64 forward + backward (every row)",
+                        "worst 3.50x (lstm, copy gap 1000)", False)
+    assert found[1][1:] == ("0.80x (1.00 s vs 1.25 s)", True)
+    meta = {"date": "d", "torch": "t", "threads": 1, "cpu_model": "c", "code_version": "v", "rounds": 3,
+            "startup": start, "targets": found}
+    text = probe_bench.markdown(meta, rows)
+    assert "| rnn-tanh | copy | 1000 | 1020 | 144 | 2.00 | 3.00 | 20.00 | 1.50x | 10.00x | 6.7x |" in text
+    assert "| a probe <= 3x the bare float64 forward + backward (every row) | worst 3.50x" in text

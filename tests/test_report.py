@@ -14,6 +14,7 @@ import pytest
 from suite import figures, report
 from suite.cache import ResultCache
 from suite.claims import CLAIMS, VERDICTS
+from suite.claims import evaluate as evaluate_module
 from suite.claims.base import Claim, Context, Verdict
 from suite.claims.evaluate import Evaluated, evaluate, verdict_from_dict
 from suite.claims.priors import PRIORS, agreement
@@ -218,6 +219,29 @@ def test_evaluate_applies_holm_and_caches_verdicts(tmp_path):
     again = evaluate(Context(), [c for c, _ in claims], ResultCache(tmp_path / "v.json"))
     assert [e.verdict for e in again] == [e.verdict for e in out]
     assert verdict_from_dict(out[0].verdict.to_dict()) == out[0].verdict
+
+
+def test_evaluate_records_durations_and_hands_out_the_longest_claims_first(tmp_path, monkeypatch):
+    """A duration outlives a code change (its key has no fingerprint); fresh claims go longest first,
+    those never timed ahead of them, ties in registry order."""
+    claims = [fake_claim(cid, "supported", "supported", 0.01)[0] for cid in ("A1", "A2", "A3", "A4")]
+    params = lambda cid: {"claim": cid, "profile": "quick", "master_seed": 0, "device": "cpu",  # noqa: E731
+                          "read_steps": None}
+    cache = ResultCache(tmp_path / "v.json")
+    evaluate(Context(), claims, cache)
+    assert all(cache.duration("verdict", params(c.id)) is not None for c in claims)
+    monkeypatch.setattr("suite.cache.code_fingerprint", lambda paths=(): "changed code")
+    changed = ResultCache(tmp_path / "v.json")
+    assert changed.duration("verdict", params("A1")) is not None and not changed.has("verdict", params("A1"))
+
+    timed = ResultCache(tmp_path / "timed.json")
+    for cid, seconds in (("A1", 1.0), ("A2", 30.0), ("A3", 5.0)):  # A4 never timed
+        timed.record_duration("verdict", params(cid), seconds)
+    order, real = [], evaluate_module._analyses
+    monkeypatch.setattr(evaluate_module, "_analyses",
+                        lambda context, fresh: order.extend(c.id for c in fresh) or real(context, fresh))
+    evaluate(Context(), claims, timed)
+    assert order == ["A4", "A2", "A3", "A1"]
 
 
 def test_a_fresh_entry_looks_exactly_like_a_reloaded_one(tmp_path):

@@ -11,8 +11,10 @@ over every claim that reports one (the family of the whole report).
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
@@ -125,12 +127,17 @@ def evaluate(
     params = {claim.id: {"claim": claim.id, "profile": context.profile, "master_seed": context.master_seed,
                          "device": context.device, "read_steps": context.read_steps} for claim in claims}
     fresh = [claim for claim in claims if not cache.has("verdict", params[claim.id])]
+    # longest first (as last measured; unknown ones keep registry order ahead of the known), so
+    # that no long claim starts last while the other workers sit idle
+    last = {claim.id: cache.duration("verdict", params[claim.id]) for claim in fresh}
+    fresh.sort(key=lambda claim: -math.inf if last[claim.id] is None else -last[claim.id])
     desc = f"claims ({context.profile}, master seed {context.master_seed}" + (
         f", read at {context.read_steps} steps)" if context.read_steps else ")")
     with Progress(len(claims), desc, unit="claim", initial=len(claims) - len(fresh),
                   enabled=progress if fresh else False) as bar:
-        for claim_id, data in _analyses(context, fresh):
+        for claim_id, data, seconds in _analyses(context, fresh):
             cache.get_or_compute("verdict", params[claim_id], lambda d=data: d)
+            cache.record_duration("verdict", params[claim_id], seconds)
             bar.set_postfix(last=claim_id)
             bar.update(1)
     verdicts = [verdict_from_dict(cache.get_or_compute("verdict", params[claim.id],
@@ -151,7 +158,7 @@ def _analyses(context: Context, claims: list[Claim]):
     workers = min(context.workers, len(registered))
     if workers <= 1 or context.store is None or len(registered) < len(claims):
         for claim in claims:
-            yield claim.id, claim.analyse(context).to_dict()
+            yield claim.id, *_timed(claim, context)
         return
     job = replace(context, store=None, workers=1)
     threads = max(1, available_cores() // workers)
@@ -160,7 +167,7 @@ def _analyses(context: Context, claims: list[Claim]):
     try:
         futures = {pool.submit(_analyse, claim.id, job): claim.id for claim in claims}
         for future in as_completed(futures):
-            yield futures[future], future.result()
+            yield futures[future], *future.result()
     except BaseException:  # a failed analysis, Ctrl-C: stop the others
         pool.shutdown(wait=False, cancel_futures=True)
         for process in list((getattr(pool, "_processes", None) or {}).values()):
@@ -169,9 +176,16 @@ def _analyses(context: Context, claims: list[Claim]):
     pool.shutdown(wait=True)
 
 
-def _analyse(claim_id: str, job: Context) -> dict:
+def _analyse(claim_id: str, job: Context) -> tuple[dict, float]:
     """One claim's verdict in a worker process, on the worker's store connection."""
-    return claim_by_id(claim_id).analyse(replace(job, store=worker_store())).to_dict()
+    return _timed(claim_by_id(claim_id), replace(job, store=worker_store()))
+
+
+def _timed(claim: Claim, context: Context) -> tuple[dict, float]:
+    """(verdict dict, seconds it took)."""
+    start = time.perf_counter()
+    data = claim.analyse(context).to_dict()
+    return data, time.perf_counter() - start
 
 
 def evaluate_by_budget(context: Context, budgets, claims: list[Claim] | None = None,

@@ -17,8 +17,9 @@ spans some 600 decades, so a chunk may lose or gain up to 250 of them without ro
 away; a chunk that would leave that range (or meets an exact zero) is halved until it fits, down
 to one step. The result equals a renormalisation at every step to float64 rounding
 (tests/test_probe_sweep.py), at about 1.5x the time of a bare float64 forward and backward pass
-over the same batches (benchmarks/probe_bench.py), where a VJP per step cost about 10x. Norms are reported as log10 values, never as the raw
-(underflowing) number; an exact zero (e.g. every ReLU unit off) is reported as -inf.
+over the same batches (benchmarks/probe_bench.py), where a VJP per step cost about 10x. Norms
+are reported as log10 values, never as the raw (underflowing) number; an exact zero (e.g. every
+ReLU unit off) is reported as -inf.
 
 What is reported. "total" is the gradient w.r.t. the state s_{T-k} as a whole, each element taken
 as an input of the next step (what the recursion carries); each named state element ("h0", "c0",

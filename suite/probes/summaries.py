@@ -83,7 +83,8 @@ def step_jacobian_norms(model: RecurrentModel, x: torch.Tensor, steps=None, *, d
             for i, name in enumerate(names):
                 if "@" not in name:
                     lo, hi = offsets[i], offsets[i + 1]
-                    blocks[name].append(torch.linalg.matrix_norm(J[:, lo:hi, lo:hi], ord=2))
+                    whole = len(names) == 1  # the block is the whole Jacobian: one SVD, not two
+                    blocks[name].append(full[-1] if whole else torch.linalg.matrix_norm(J[:, lo:hi, lo:hi], ord=2))
         with torch.no_grad():
             state = net.step(x[:, t - 1], state)
     return JacobianNorms(
