@@ -15,26 +15,17 @@ Claims carry their own tables; this module computes the overviews that span all 
 * time to solve (T9, F6): Kaplan-Meier curves of rnn-tanh, lstm and gru at their defaults per gap,
   unsolved runs censored at their last step (suite.survival), with the median read off the curve.
 
-Probe-based data is cached (suite.cache) so a second report only re-renders.
+The probe overview behind the first three is measured (and cached) by suite.overview; this module
+only reads it and the stored runs, never probes or trains.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict
 
 import numpy as np
 
-from .cache import ResultCache
-from .environment import available_cores, set_threads
-from .probes import probe
-from .profiles import profile as get_profile
-from .profiles import task_options
-from .progress import Progress
-from .specs import ArchSpec, TaskSpec, replicate_seeds
-from .stats import bootstrap_ci, critical_gap, wilson_ci
+from .stats import critical_gap, wilson_ci
 from .survival import kaplan_meier
 
 TASKS = ("copy", "adding", "delayed_recall")
@@ -60,72 +51,6 @@ DECAY_ARMS = [
 ]
 SURVIVAL_ARCHS = ("rnn-tanh", "lstm", "gru")   # F6 / T9: the plain architectures at their defaults
 PANEL_ARCHS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "irnn", "lstm", "gru", "resrnn", "rnn-attention"]
-
-
-def _probe_arm(fields: dict, task: str, settings: dict, master_seed: int, saliency: bool) -> dict:
-    arch = ArchSpec(**{"hidden": settings["hidden"], **fields})
-    task_spec = TaskSpec(task, settings["gap"], task_options(task))
-    seeds = replicate_seeds(master_seed, settings["seeds"])
-    results = [probe(arch, task_spec, s, batch=settings["batch"], loss="task", saliency=saliency)
-               for s in seeds]
-    profiles = np.stack([r.profile.mean() for r in results])
-    slopes = [r.fit.slope for r in results]
-    out = {
-        "k": results[0].profile.k.tolist(),
-        "log10_grad": _finite_list(np.mean(profiles, axis=0)),
-        "decay": float(np.mean(slopes)),
-        "decay_ci": list(bootstrap_ci(slopes)) if len(slopes) > 1 else [slopes[0], slopes[0]],
-        "n": len(slopes),
-    }
-    if saliency:
-        sal = np.stack([r.saliency.mean() for r in results])
-        out["saliency_k"] = results[0].saliency.k.tolist()
-        out["log10_saliency"] = _finite_list(np.mean(sal, axis=0))
-        out["horizons"] = [r.horizon for r in results]
-        out["horizon_censored"] = [bool(r.horizon_censored) for r in results]
-    return out
-
-
-def _finite_list(values) -> list:
-    return [float(v) if np.isfinite(v) else None for v in values]
-
-
-def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0, progress: bool | None = None,
-                   workers: int = 1) -> dict:
-    """{task: {arm label: probe data}} for the decay table, panels and saliency curves; the arms not
-    cached yet are probed in `workers` spawned processes (one torch thread each on 2 cores)."""
-    settings = asdict(get_profile(profile).probe)  # the cache key: gap, hidden, seeds, batch
-    jobs = {(task, label): fields for task in TASKS for label, fields in DECAY_ARMS}
-    params = {job: {"task": job[0], "arm": fields, "settings": settings, "master_seed": master_seed}
-              for job, fields in jobs.items()}
-    fresh = [job for job in jobs if not cache.has("probe-arm", params[job])]
-    with Progress(len(jobs), "probes (report overview)", unit="arm", initial=len(jobs) - len(fresh),
-                  enabled=progress if fresh else False) as bar:
-        args = {job: (jobs[job], job[0], settings, master_seed, job[0] == "delayed_recall") for job in fresh}
-        for job, data in _map(_probe_arm, args, workers):
-            cache.get_or_compute("probe-arm", params[job], lambda d=data: d)
-            bar.update(1)
-    overview: dict = {task: {} for task in TASKS}
-    for (task, label), fields in jobs.items():
-        overview[task][label] = cache.get_or_compute(
-            "probe-arm", params[(task, label)],
-            lambda f=fields, t=task: _probe_arm(f, t, settings, master_seed, t == "delayed_recall"))
-    return overview
-
-
-def _map(fn, args: dict, workers: int):
-    """(key, fn(*args[key])) for every key, in this process or in `workers` spawned ones."""
-    workers = min(workers, len(args))
-    if workers <= 1:
-        for key, a in args.items():
-            yield key, fn(*a)
-        return
-    threads = max(1, available_cores() // workers)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=set_threads, initargs=(threads,)) as pool:
-        futures = {pool.submit(fn, *a): key for key, a in args.items()}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
 
 
 def decay_rows(overview: dict) -> list[dict]:

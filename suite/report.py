@@ -1,6 +1,9 @@
-"""The citable report: verdicts, tables and figures under `reports/`, re-rendered from the store.
+"""The citable report: verdicts, tables and figures under `reports/`, rendered from the evidence.
 
-    vgsuite report --profile full            # what plain `nox` runs
+    vgsuite report --profile full            # what plain `nox` runs: gather, then render
+
+`render` only formats and writes what `suite.evidence.gather` evaluated: it never trains,
+decides a claim or probes a network.
 
 Layout of the output folder (every table and figure has a stable id, e.g. "vgsuite table T3"):
 
@@ -14,8 +17,8 @@ Layout of the output folder (every table and figure has a stable id, e.g. "vgsui
                              tables{id: {title, columns, rows}}, figures{id: {title, files}}}
     meta.json                versions, commit, device and CPU model, threads, profile, seeds, date
 
-Everything except meta.json is a pure function of the store, the cached verdicts and the code, so
-re-rendering gives byte-identical files (no timestamps outside meta.json).
+Everything except meta.json is a pure function of the evidence (the store, the cached verdicts and
+the code), so re-rendering gives byte-identical files (no timestamps outside meta.json).
 """
 
 from __future__ import annotations
@@ -32,21 +35,12 @@ from pathlib import Path
 from tabulate import tabulate
 
 from . import figures, plots
-from .cache import ResultCache
 from .claims.base import Context
-from .claims.evaluate import (
-    Evaluated,
-    confirmation_context,
-    evaluate,
-    evaluate_by_budget,
-    planned_runs,
-    slice_runs,
-    tuning_runs,
-)
-from .claims.learning_rates import GRID, TUNING_GAP, TUNING_MASTER_SEED, disagreements, tuning_rows
+from .claims.evaluate import Evaluated
+from .claims.learning_rates import GRID, TUNING_GAP, TUNING_MASTER_SEED, disagreements
 from .environment import code_version, metadata
+from .evidence import Evidence
 from .literature import COMPARISON_NOTE, comparison_rows
-from .sweep import ensure_runs, load_results
 
 SCHEMA = "vgsuite-report/1"
 
@@ -208,14 +202,9 @@ def protocol_of(settings: dict) -> str:
     return "; ".join(parts)
 
 
-def tuning_table(context: Context) -> Table | None:
+def tuning_table(context: Context, rows: list[dict]) -> Table:
     """T7: the learning-rate grid, each rate's evidence on the tuning seeds, the rule's pick and the
-    rate the claims use (None when the profile trains no tuning runs or there is no store)."""
-    specs = tuning_runs(context)
-    if not specs or context.store is None:
-        return None
-    ensure_runs(specs, context.store, workers=context.workers, progress=False)
-    rows = tuning_rows(load_results(specs, context.store), specs)
+    rate the claims use."""
     differ = disagreements(rows)
     train = context.budget.train
     return Table("T7", "Learning rate per architecture: grid, evidence and pick", rows,
@@ -230,34 +219,14 @@ def tuning_table(context: Context) -> Table | None:
                     "THE RULE'S PICK DIFFERS FROM THE RATE USED: " + "; ".join(differ)))
 
 
-def table_records(context: Context, records) -> list:
-    """The stored runs the cross-cutting tables (T2, T5, T8, T9) read: all but the report's runs for
-    other tables, the tuning runs (T7) and the fresh-seed confirmation's (T1), which share the
-    claims' protocol but not their seeds, so pooling them would blur the claims' own numbers."""
-    elsewhere = {spec.key for spec in tuning_runs(context)}
-    confirm = confirmation_context(context)
-    if confirm is not None:
-        elsewhere |= {spec.key for spec in planned_runs(confirm)}
-    elsewhere -= {spec.key for spec in planned_runs(context)}
-    return [r for r in records if r.key not in elsewhere]
-
-
-def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Report:
-    """Evaluate (or load cached) verdicts and overviews, then write every file under `out`."""
-    evaluated = evaluate(context, cache=cache, progress=progress)
-    confirm = confirmation_context(context)
-    confirmed = ({e.claim.id: e.verdict.verdict for e in evaluate(confirm, cache=cache, progress=progress)}
-                 if confirm is not None else {})
+def render(evidence: Evidence, out: Path) -> Report:
+    """Every table and figure of the evidence, written under `out`."""
+    context, evaluated, overview, records = evidence.context, evidence.evaluated, evidence.overview, evidence.records
+    confirm, confirmed = evidence.confirm, evidence.confirmed
     report = Report(context.profile, evaluated, confirmed=confirmed,
                     confirmed_under=confirmation_column(confirm),
                     confirmed_profile=confirm.profile if confirm is not None else "")
-    overview = figures.probe_overview(context.profile, cache, context.master_seed, progress=progress,
-                                      workers=context.workers)
-    slices = slice_runs(context)
-    if slices and context.store is not None:
-        ensure_runs(slices, context.store, workers=context.workers, progress=progress)
-    records = context.store.query() if context.store is not None else []
-    runs = figures.runs_by_gap(table_records(context, records))
+    runs = figures.runs_by_gap(evidence.table_records)
     budgets = context.budget.read_budgets
     survival = figures.survival_by_gap(runs)
     probe = context.budget.probe
@@ -283,11 +252,10 @@ def build(context: Context, cache: ResultCache, out: Path, progress=None) -> Rep
               "unsolved runs censored at their last step ('not reached': fewer than half solved); budget-bound: that "
               f"median exceeds {figures.BUDGET_BOUND_FRACTION:g} x the step budget, so a longer budget "
               "could change the cell."),
-        budget_table(evaluate_by_budget(context, budgets, cache=cache)),
+        budget_table(evidence.by_budget),
     ]
-    tuning = tuning_table(context)
-    if tuning is not None:
-        report.tables.append(tuning)
+    if evidence.tuning is not None:
+        report.tables.append(tuning_table(context, evidence.tuning))
     if budget_rows:
         report.tables.append(Table("T8", "Critical gap vs step budget, per arm and task", budget_rows,
                                    "Each arm's critical gap read from the same runs at every budget "

@@ -26,22 +26,17 @@ not depend on its batch-mates, so a stored result is the same whether it was tra
 group of 2 or of 16, before or after a kill and resume (tested bit for bit). Groups are still
 formed canonically (pending specs in key order), not from the order the caller listed them in,
 which only sets the order the groups run in.
-With `workers > 1` the groups go to "spawn" worker processes, each with its own Store connection
-and cores // workers torch threads.
+With `workers > 1` the groups go to worker processes (suite.workers), each with its own Store
+connection and cores // workers torch threads; a group whose worker dies is recorded as failed.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import threading
 import time
 import traceback
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from tasks import task_class
@@ -49,13 +44,14 @@ from tasks import task_class
 from . import train as training  # looked up at call time, so tests can patch suite.train.run
 from .engine import groups, stacked  # looked up at call time, like training
 from .engine.protocol import RunResult
-from .environment import available_cores, metadata, resolve_device, set_threads
+from .environment import available_cores, metadata, resolve_device
 from .limits import check_run
 from .profiles import Profile
 from .profiles import profile as get_profile
 from .progress import Progress
 from .specs import ArchSpec, RunSpec, TaskSpec, TrainSpec, replicate_seeds
 from .store import Store
+from .workers import spread
 
 TRACEBACK_FRAMES = 3  # traceback frames kept with a failed run's error
 
@@ -300,59 +296,17 @@ def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, w
 
 def _execute(batches: list[list[RunSpec]], store: Store, workers: int,
              threads: int | None) -> Iterator[list[RunOutcome]]:
-    if workers <= 1:
-        for group in batches:
-            yield execute_group(group, store)
-        return
-    threads = threads or max(1, available_cores() // workers)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=init_worker,
-                               initargs=(str(store.path), threads, os.getpid()))
-    try:
-        futures = {pool.submit(_worker_execute, group): group for group in batches}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool as exc:  # a worker died (killed, out of memory): not stored
-                error = f"BrokenProcessPool: a worker process died ({exc})"
-                yield [RunOutcome(spec.key, "failed", error) for spec in futures[future]]
-    except BaseException:  # Ctrl-C, or the caller stopped early: stop the runs in flight
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    """The outcomes of each group as it finishes; a group whose worker died is recorded as failed."""
+    def broken(index: int, error: str) -> list[RunOutcome]:
+        return [RunOutcome(spec.key, "failed", error) for spec in batches[index]]
+
+    jobs = {i: (group,) for i, group in enumerate(batches)}
+    for _, outcomes in spread(_execute_group, jobs, workers, store=store, threads=threads, broken=broken):
+        yield outcomes
 
 
-_worker_store: Store | None = None
-
-
-def init_worker(store_path: str, threads: int, parent: int) -> None:
-    """A spawned worker: its threads pinned, its own store connection, Ctrl-C left to the parent,
-    and gone with the parent (also the claims' workers: suite.claims.evaluate)."""
-    global _worker_store
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
-    set_threads(threads)
-    _worker_store = Store(store_path)
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-
-
-def worker_store() -> Store:
-    """This worker process's store connection (opened by init_worker)."""
-    if _worker_store is None:
-        raise RuntimeError("worker_store() outside a worker started with init_worker")
-    return _worker_store
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A killed sweep (kill -9) leaves no orphans training on: exit once the parent is gone."""
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
-
-
-def _worker_execute(group: list[RunSpec]) -> list[RunOutcome]:
-    return execute_group(group, _worker_store)
+def _execute_group(store: Store, group: list[RunSpec]) -> list[RunOutcome]:
+    return execute_group(group, store)
 
 
 # -- reading results back ---------------------------------------------------------------------

@@ -11,13 +11,14 @@ from dataclasses import replace
 
 import pytest
 
-from suite import figures, report
+from suite import evidence, figures, overview, report
 from suite.cache import ResultCache
 from suite.claims import CLAIMS, VERDICTS
 from suite.claims import evaluate as evaluate_module
 from suite.claims.base import Claim, Context, Verdict
 from suite.claims.evaluate import Evaluated, evaluate, verdict_from_dict
 from suite.claims.priors import PRIORS, agreement
+from suite.evidence import gather
 from suite.store import Store
 
 
@@ -64,16 +65,16 @@ def store_with_runs(path):
 @pytest.fixture
 def rendered(tmp_path, monkeypatch):
     claims = [fake_claim("G1", "supported", "supported", 0.01), fake_claim("G2", "refuted", "supported", 0.04)]
-    monkeypatch.setattr(figures, "probe_overview", fake_overview)
-    monkeypatch.setattr(report, "evaluate", lambda context, cache=None, progress=None: [
+    monkeypatch.setattr(evidence, "probe_overview", fake_overview)
+    monkeypatch.setattr(evidence, "evaluate", lambda context, cache=None, progress=None: [
         Evaluated(c, v, min(1.0, p * 2)) for (c, v), p in zip(claims, (0.01, 0.04))])
-    monkeypatch.setattr(report, "evaluate_by_budget", lambda context, budgets, cache=None: {
+    monkeypatch.setattr(evidence, "evaluate_by_budget", lambda context, budgets, cache=None: {
         "G2": {250: claims[1][1], 500: claims[1][1]}})
     store = store_with_runs(tmp_path / "store.sqlite")
     context = Context(profile="quick", store=store)
 
     def render(out):
-        return report.build(context, ResultCache(tmp_path / "cache.json"), out)
+        return report.render(gather(context, ResultCache(tmp_path / "cache.json")), out)
 
     return render, tmp_path
 
@@ -355,7 +356,7 @@ def test_a_budget_read_counts_only_runs_solved_by_then():
 
 def test_t1_shows_the_verdict_on_fresh_seeds(rendered, monkeypatch):
     render, tmp = rendered
-    original = report.evaluate
+    original = evidence.evaluate
 
     def evaluate(context, cache=None, progress=None):
         out = original(context, cache, progress)
@@ -363,8 +364,8 @@ def test_t1_shows_the_verdict_on_fresh_seeds(rendered, monkeypatch):
             out[1] = Evaluated(out[1].claim, replace(out[1].verdict, verdict="conditional"), out[1].p_holm)
         return out
 
-    monkeypatch.setattr(report, "evaluate", evaluate)
-    monkeypatch.setattr(report, "confirmation_context", lambda context: replace(context, master_seed=1))
+    monkeypatch.setattr(evidence, "evaluate", evaluate)
+    monkeypatch.setattr(evidence, "confirmation_context", lambda context: replace(context, master_seed=1))
     rep = render(tmp / "out")
     column = "fresh seeds (quick, master seed 1)"
     assert [row[column] for row in rep.tables[0].rows] == ["same", "differs: conditional"]
@@ -408,11 +409,30 @@ def test_the_cross_cutting_tables_leave_out_the_tuning_and_confirmation_runs():
 
     own, tuning = planned_runs(context)[0].key, tuning_runs(context)[0].key
     fresh = planned_runs(confirmation_context(context))[0].key
-    kept = report.table_records(context, [Rec(own), Rec(tuning), Rec(fresh), Rec("a user's own sweep")])
+    kept = evidence.table_records(context, [Rec(own), Rec(tuning), Rec(fresh), Rec("a user's own sweep")])
     assert [r.key for r in kept] == [own, "a user's own sweep"]
 
 
 def test_probe_jobs_give_the_same_in_worker_processes_as_in_this_one():
     jobs = {("copy", "a"): (2, 10), ("adding", "b"): (3, 4)}
-    assert dict(figures._map(pow, jobs, 2)) == dict(figures._map(pow, jobs, 1)) == {
+    assert dict(overview._map(pow, jobs, 2)) == dict(overview._map(pow, jobs, 1)) == {
         ("copy", "a"): 1024, ("adding", "b"): 81}
+
+
+def test_the_report_and_its_tables_only_render():
+    """suite.report and suite.figures format what suite.evidence gathered: neither imports anything
+    that trains, decides a claim or probes (issue 14)."""
+    import ast
+    from pathlib import Path
+
+    forbidden = {"sweep", "train", "probes", "engine", "overview", "evidence.gather", "claims.evaluate.evaluate",
+                 "claims.evaluate.evaluate_by_budget", "claims.evaluate.planned_runs"}
+    for module in (report, figures):
+        tree = ast.parse(Path(module.__file__).read_text())
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names |= {node.module or ""} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+        assert not {n for n in names if n in forbidden or n.split(".")[0] in forbidden}, module.__name__

@@ -12,17 +12,16 @@ over every claim that reports one (the family of the whole report).
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
 from ..cache import ResultCache
 from ..progress import Progress
 from ..specs import ArchSpec, RunSpec, TaskSpec
 from ..stats import holm
-from ..sweep import available_cores, ensure_runs, init_worker, worker_store
+from ..store import Store
+from ..sweep import ensure_runs
+from ..workers import spread
 from . import CLAIMS, claim_by_id
 from .base import Claim, Context, Verdict
 from .learning_rates import learning_rate, tuning_specs
@@ -150,35 +149,24 @@ def evaluate(
 
 
 def _analyses(context: Context, claims: list[Claim]):
-    """(claim id, verdict dict) of every claim as it is analysed: in this process, or with
-    `context.workers` > 1 in that many spawned processes (one torch thread each on 2 cores), each
-    reading the store on its own connection. The runs are stored already, so the claims only read
-    and probe: the mechanism claims' probes are most of the time, and one process used one core."""
+    """(claim id, verdict dict, seconds) of every claim as it is analysed: in this process, or with
+    `context.workers` > 1 in that many worker processes (suite.workers), each reading the store on
+    its own connection. The runs are stored already, so the claims only read and probe: the
+    mechanism claims' probes are most of the time, and one process used one core."""
     registered = [c for c in claims if any(c is known for known in CLAIMS)]
-    workers = min(context.workers, len(registered))
-    if workers <= 1 or context.store is None or len(registered) < len(claims):
-        for claim in claims:
+    if context.workers <= 1 or context.store is None or len(registered) < len(claims):
+        for claim in claims:  # a claim not in the registry cannot be named to a worker
             yield claim.id, *_timed(claim, context)
         return
     job = replace(context, store=None, workers=1)
-    threads = max(1, available_cores() // workers)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
-                               initargs=(str(context.store.path), threads, os.getpid()))
-    try:
-        futures = {pool.submit(_analyse, claim.id, job): claim.id for claim in claims}
-        for future in as_completed(futures):
-            yield futures[future], *future.result()
-    except BaseException:  # a failed analysis, Ctrl-C: stop the others
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        raise
-    pool.shutdown(wait=True)
+    jobs = {claim.id: (claim.id, job) for claim in claims}
+    for claim_id, (data, seconds) in spread(_analyse, jobs, context.workers, store=context.store):
+        yield claim_id, data, seconds
 
 
-def _analyse(claim_id: str, job: Context) -> tuple[dict, float]:
-    """One claim's verdict in a worker process, on the worker's store connection."""
-    return _timed(claim_by_id(claim_id), replace(job, store=worker_store()))
+def _analyse(store: Store, claim_id: str, job: Context) -> tuple[dict, float]:
+    """One claim's verdict, on this process's (or this worker's) store connection."""
+    return _timed(claim_by_id(claim_id), replace(job, store=store))
 
 
 def _timed(claim: Claim, context: Context) -> tuple[dict, float]:

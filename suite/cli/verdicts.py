@@ -131,13 +131,14 @@ def cmd_report(args) -> int:
     from pathlib import Path
 
     from ..cache import ResultCache
-    from ..report import build
+    from ..evidence import gather
+    from ..report import render
 
     if args.only:
         raise UsageError("only is not accepted by report: the report covers every claim")
     started = time.perf_counter()
     context, cache_path = claims_context(args)
-    report = build(context, ResultCache(cache_path), Path(args.out))
+    report = render(gather(context, ResultCache(cache_path)), Path(args.out))
     differ = [e.claim.id for e in report.evaluated if not e.matches_expected]
     print(f"report: {args.out}/index.md ({len(report.evaluated)} claims, {len(report.tables)} tables, "
           f"{len(report.figures)} figures) in {time.perf_counter() - started:.1f} s"
