@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPENDENCIES = {
     "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/engine", "suite/mitigations.py",
                   "suite/specs.py", "suite/stats.py", "suite/survival.py", "suite/train.py", "suite/limits.py",
-                  "suite/overview.py", "suite/figures.py", "suite/progress.py", "suite/profiles.py",
+                  "suite/overview.py", "suite/figures.py", "suite/labels.py", "suite/progress.py", "suite/profiles.py",
                   "suite/workers.py", "suite/store.py", "suite/store_rows.py", "suite/export.py",
                   "suite/environment.py", "suite/cache.py", "suite/__init__.py"),
 }

@@ -25,30 +25,33 @@ from collections import defaultdict
 
 import numpy as np
 
+from .labels import arm_label, spec_label
+from .specs import ArchSpec
 from .stats import critical_gap, wilson_ci
 from .survival import kaplan_meier
 
 TASKS = ("copy", "adding", "delayed_recall")
-#: (label, ArchSpec fields) for the decay table: each architecture, then mitigation arms
-DECAY_ARMS = [
-    ("rnn-tanh", {"name": "rnn-tanh"}),
-    ("rnn-tanh, xavier", {"name": "rnn-tanh", "init": "xavier"}),
-    ("rnn-tanh, orthogonal", {"name": "rnn-tanh", "init": "orthogonal"}),
-    ("rnn-tanh, identity", {"name": "rnn-tanh", "init": "identity"}),
-    ("rnn-tanh, 3 layers", {"name": "rnn-tanh", "layers": 3}),
-    ("rnn-sigmoid", {"name": "rnn-sigmoid"}),
-    ("rnn-relu", {"name": "rnn-relu"}),
-    ("rnn-leakyrelu", {"name": "rnn-leakyrelu"}),
-    ("rnn-prelu", {"name": "rnn-prelu"}),
-    ("irnn", {"name": "irnn"}),
-    ("lstm", {"name": "lstm"}),
-    ("lstm, forget bias 1", {"name": "lstm", "forget_bias": 1.0}),
-    ("lstm, forget bias 3", {"name": "lstm", "forget_bias": 3.0}),
-    ("lstm, chrono 320", {"name": "lstm", "options": {"chrono": 320}}),
-    ("gru", {"name": "gru"}),
-    ("resrnn", {"name": "resrnn"}),
-    ("rnn-attention", {"name": "rnn-attention"}),
-]
+#: the decay table's arms (ArchSpec fields, labelled by suite.labels): each architecture, then
+#: mitigation arms
+DECAY_ARMS = [(arm_label(ArchSpec(**fields)), fields) for fields in (
+    {"name": "rnn-tanh"},
+    {"name": "rnn-tanh", "init": "xavier"},
+    {"name": "rnn-tanh", "init": "orthogonal"},
+    {"name": "rnn-tanh", "init": "identity"},
+    {"name": "rnn-tanh", "layers": 3},
+    {"name": "rnn-sigmoid"},
+    {"name": "rnn-relu"},
+    {"name": "rnn-leakyrelu"},
+    {"name": "rnn-prelu"},
+    {"name": "irnn"},
+    {"name": "lstm"},
+    {"name": "lstm", "forget_bias": 1.0},
+    {"name": "lstm", "forget_bias": 3.0},
+    {"name": "lstm", "options": {"chrono": 320}},
+    {"name": "gru"},
+    {"name": "resrnn"},
+    {"name": "rnn-attention"},
+)]
 SURVIVAL_ARCHS = ("rnn-tanh", "lstm", "gru")   # F6 / T9: the plain architectures at their defaults
 PANEL_ARCHS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "irnn", "lstm", "gru", "resrnn", "rnn-attention"]
 
@@ -85,23 +88,6 @@ def horizon_rows(overview: dict) -> list[dict]:
 # --------------------------------------------------------------------------- from the store
 
 
-def arm_label(spec: dict) -> str:
-    """Architecture plus every mitigation that differs from the defaults, in a fixed order."""
-    arch, train = spec["arch"], spec["train"]
-    parts = [arch["name"]]
-    if arch["layers"] != 1:
-        parts.append(f"{arch['layers']} layers")
-    if arch["init"] != "default" or arch["init_gain"] != 1.0:
-        parts.append(f"init {arch['init']}" + (f" x{arch['init_gain']:g}" if arch["init_gain"] != 1.0 else ""))
-    if arch.get("forget_bias") is not None:
-        parts.append(f"forget bias {arch['forget_bias']:g}")
-    if train.get("clip") is not None:
-        parts.append(f"clip {train['clip_mode']} {train['clip']:g}")
-    for key, value in arch.get("options", []):
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)
-
-
 def task_label(spec: dict) -> str:
     task = spec["task"]
     options = ", ".join(f"{k}={v}" for k, v in task["options"])
@@ -133,7 +119,7 @@ def runs_by_gap(records) -> dict:
     table: dict = defaultdict(lambda: defaultdict(list))
     for record in records:
         spec = record.spec
-        key = (task_label(spec), protocol_label(spec), arm_label(spec), spec["train"]["lr"])
+        key = (task_label(spec), protocol_label(spec), spec_label(spec), spec["train"]["lr"])
         table[key][spec["task"]["gap"]].append(
             (bool(record.result.get("solved")), _time(record), spec["train"]["steps"]))
     return {arm: dict(sorted(gaps.items())) for arm, gaps in sorted(table.items())}

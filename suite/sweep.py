@@ -45,6 +45,7 @@ from . import train as training  # looked up at call time, so tests can patch su
 from .engine import groups, stacked  # looked up at call time, like training
 from .engine.protocol import RunResult
 from .environment import available_cores, metadata, resolve_device
+from .labels import spec_mitigation_label
 from .limits import check_run
 from .profiles import Profile
 from .profiles import profile as get_profile
@@ -120,30 +121,11 @@ def check_specs(specs: Iterable[RunSpec], *, devices: bool = True) -> list[RunSp
 
 
 def label(spec: RunSpec | dict) -> str:
-    """'copy gap 100 lstm [forget_bias=1] seed 3': a spec in one short line."""
+    """'copy gap 100 lstm [forget bias 1] seed 3': a spec in one short line."""
     d = spec.to_dict() if isinstance(spec, RunSpec) else spec
-    mits = mitigations(d)
+    mits = spec_mitigation_label(d)
     return (f"{d['task']['name']} gap {d['task']['gap']} {d['arch']['name']}"
             f"{'' if mits == '-' else f' [{mits}]'} seed {d['seed']}")
-
-
-def mitigations(spec: dict) -> str:
-    """The non-default architecture and clipping settings of a spec dict, or '-'."""
-    arch, train = spec.get("arch", {}), spec.get("train", {})
-    parts = []
-    init, gain = arch.get("init", "default"), arch.get("init_gain", 1.0)
-    if init != "default":
-        parts.append(f"init={init}" + (f"x{gain:g}" if gain != 1 else ""))
-    elif gain != 1:
-        parts.append(f"gain={gain:g}")
-    if arch.get("layers", 1) != 1:
-        parts.append(f"layers={arch['layers']}")
-    if arch.get("forget_bias") is not None:
-        parts.append(f"forget_bias={arch['forget_bias']:g}")
-    parts += [f"{k}={v}" for k, v in arch.get("options", ())]
-    if train.get("clip") is not None:
-        parts.append(f"clip={train['clip']:g}" + ("/value" if train.get("clip_mode") == "value" else ""))
-    return " ".join(parts) or "-"
 
 
 # -- outcomes ---------------------------------------------------------------------------------
@@ -344,5 +326,5 @@ def load_results(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *,
 __all__ = [
     "Failure", "MissingRuns", "RunOutcome", "SweepSummary", "available_cores", "check_specs",
     "describe_error", "ensure_runs", "execute_group", "grid", "group_runs", "label",
-    "load_results", "mitigations",
+    "load_results",
 ]

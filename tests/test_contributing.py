@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from suite.claims.ladders import Arm, mitigation_label
-from suite.figures import arm_label
+from suite.claims.ladders import Arm
+from suite.labels import mitigation_label, spec_label
 from suite.models import architecture, make_model, plugins, register_architecture
 from suite.models.gated import LSTM
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
@@ -46,8 +46,8 @@ def test_a_throwaway_mitigation_registered_in_one_place_reaches_spec_run_and_lab
     assert spec.key != RunSpec(TaskSpec("delayed_recall", 3), plain, train, seed=0).key
     result = run(spec)
     assert result.steps_run == 4 and not result.diverged
-    assert "damp=0.5" in arm_label(spec.to_dict())
-    assert "damp=0.5" in mitigation_label(Arm("lstm damped", "delayed_recall", damped, train, (3,)))
+    assert "damp=0.5" in spec_label(spec.to_dict())
+    assert "damp=0.5" in mitigation_label(Arm("lstm damped", "delayed_recall", damped, train, (3,)).arch)
 
 
 def test_a_summary_given_at_registration_keeps_the_rest_of_the_entry():

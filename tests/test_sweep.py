@@ -25,6 +25,7 @@ import suite.train
 from suite import specs as specs_module
 from suite.claims.base import Context
 from suite.engine.protocol import RunResult
+from suite.labels import spec_mitigation_label
 from suite.profiles import FULL, PROFILES, QUICK, Profile, profile
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from suite.store import Store
@@ -38,7 +39,6 @@ from suite.sweep import (
     group_runs,
     label,
     load_results,
-    mitigations,
 )
 from tasks import TASKS
 
@@ -183,8 +183,8 @@ def test_grid_order_defaults_and_overrides():
     assert len(default) == len(FULL.gaps_for("delayed_recall")) * FULL.seeds
     assert {s.task.gap for s in default} == set(FULL.gaps_for("delayed_recall"))
     assert grid("copy", "gru", gaps=[5], train=TINY_TRAIN)[0].train == TINY_TRAIN
-    assert label(specs[3]) == "copy gap 5 lstm [forget_bias=1] seed 70000"
-    assert mitigations(tiny(init="orthogonal", init_gain=1.5).to_dict()) == "init=orthogonalx1.5"
+    assert label(specs[3]) == "copy gap 5 lstm [forget bias 1] seed 70000"
+    assert spec_mitigation_label(tiny(init="orthogonal", init_gain=1.5).to_dict()) == "init orthogonal x1.5"
 
 
 @pytest.mark.parametrize("kwargs,message", [

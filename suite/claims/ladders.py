@@ -45,6 +45,7 @@ import numpy as np
 
 from .. import stats
 from ..engine.protocol import RunResult
+from ..labels import mitigation_label
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from ..store import Store
 from ..survival import KaplanMeier, kaplan_meier
@@ -245,7 +246,7 @@ class ArmOutcome:
         crit, (lower, upper) = self.critical()
         return {
             "task": self.arm.task, "arm": self.arm.label, "arch": self.arm.arch.name,
-            "mitigation": mitigation_label(self.arm), "hidden": self.arm.arch.hidden,
+            "mitigation": mitigation_label(self.arm.arch, self.arm.train), "hidden": self.arm.arch.hidden,
             "params": next(iter(self.cells.values())).params if self.cells else None,
             "critical_gap": crit,
             "bracket": critical_text(crit, upper, self.arm.gaps),
@@ -277,25 +278,6 @@ def critical_text(crit: int | None, upper: int | None, gaps) -> str:
     if upper is None:
         return f">= {crit} (no failure up to {gaps[-1]})"
     return f"[{crit}, {upper})"
-
-
-def mitigation_label(arm: Arm) -> str:
-    a, t = arm.arch, arm.train
-    parts = []
-    if a.init != "default":
-        parts.append(f"init={a.init}" + (f"x{a.init_gain:g}" if a.init_gain != 1 else ""))
-    elif a.init_gain != 1:
-        parts.append(f"gain={a.init_gain:g}")
-    if a.layers != 1:
-        parts.append(f"layers={a.layers}")
-    if a.forget_bias is not None:
-        parts.append(f"forget_bias={a.forget_bias:g}")
-    parts += [f"{k}={v}" for k, v in a.options]
-    if t.clip is not None:
-        parts.append(f"clip={t.clip:g}")
-    if t.optimizer != "adam":
-        parts.append(f"{t.optimizer} lr={t.lr:g}")
-    return " ".join(parts) or "-"
 
 
 def outcomes(context: Context, arms) -> dict[tuple[str, str], ArmOutcome]:
@@ -401,6 +383,6 @@ def success_table(arm_outcomes) -> list[dict]:
 __all__ = [
     "ALPHA", "Arm", "ArmOutcome", "CRITICAL_FRACTION", "Cell", "Comparison", "PLATEAU_FRACTION",
     "all_specs", "cell_of", "censored_steps", "compare", "critical_table", "critical_text",
-    "fetch", "mitigation_label", "outcome_score", "outcomes", "plateau_length", "read_at", "seed_reach",
+    "fetch", "outcome_score", "outcomes", "plateau_length", "read_at", "seed_reach",
     "success_table",
 ]

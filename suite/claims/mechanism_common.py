@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from ..labels import arm_label
 from ..probes import (
     build_model,
     decay_rate,
@@ -38,21 +39,6 @@ from .base import Verdict
 ALPHA = 0.05
 RATE_RATIO = 0.5
 FLAT_DECADES = 1.0
-
-
-def arm_label(arch: ArchSpec, trained: bool = False) -> str:
-    parts = [arch.name]
-    if arch.layers != 1:
-        parts.append(f"{arch.layers} layers")
-    if arch.init != "default" or arch.init_gain != 1.0:
-        parts.append(f"init {arch.init}" + (f" x{arch.init_gain:g}" if arch.init_gain != 1.0 else ""))
-    if arch.forget_bias is not None:
-        parts.append(f"forget bias {arch.forget_bias:g}")
-    for key, value in arch.options:
-        parts.append(f"{key}={value}")
-    if trained:
-        parts.append("trained")
-    return ", ".join(parts)
 
 
 def train_model(model, arch: ArchSpec, task: TaskSpec, train: TrainSpec, seed: int, device: str) -> dict:
@@ -83,7 +69,7 @@ def profile_row(arch: ArchSpec, probe_task: TaskSpec, seed: int, *, batch: int, 
     """Probe one seed of one arm (optionally trained first): decay rate and a few profile values."""
     if model is None:
         model = build_model(arch, train_task or probe_task, seed, device)
-    row = {"arm": label or arm_label(arch, train is not None), "seed": seed}
+    row = {"arm": label or arm_label(arch, trained=train is not None), "seed": seed}
     if train is not None:
         row["training"] = train_model(model, arch, train_task or probe_task, train, seed, device)
     x, _ = probe_batch(probe_task, batch, seed, device)

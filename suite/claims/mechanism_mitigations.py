@@ -12,6 +12,7 @@ import copy
 import numpy as np
 import torch
 
+from ..labels import arm_label
 from ..mitigations import clip_gradients
 from ..probes import build_model, mean_ci, probe_batch
 from ..specs import ArchSpec, TaskSpec, TrainSpec
@@ -20,7 +21,6 @@ from .base import Claim, Context, verdict_of_halves
 from .mechanism_common import (
     ALPHA,
     RATE_RATIO,
-    arm_label,
     compare_rates,
     profile_row,
     public,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..labels import arm_label
 from ..probes import build_model, mean_ci
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from ..stats import mann_whitney_greater, sign_test_greater
@@ -18,7 +19,6 @@ from .mechanism_common import (
     ALPHA,
     FLAT_DECADES,
     RATE_RATIO,
-    arm_label,
     compare_rates,
     profile_row,
     public,
@@ -49,12 +49,12 @@ def analyse_g7(ctx: Context):
             (lstm, train), (gru, train), (tanh, train)]
     arms: dict[str, list[dict]] = {}
     for arch, how in plan:
-        label = arm_label(arch, how is not None)
+        label = arm_label(arch, trained=how is not None)
         # every arm starts from the weights that training on train_task would start from, so the
         # trained arms are paired with their own initialisation
         arms[label] = [profile_row(arch, probe_task, s, batch=cfg["batch"], device=ctx.device, train=how,
                                    train_task=train_task, label=label) for s in seeds]
-    trained = {arm_label(a): arm_label(a, True) for a in (lstm, gru, tanh)}
+    trained = {arm_label(a): arm_label(a, trained=True) for a in (lstm, gru, tanh)}
     for label in trained.values():
         for row in arms[label]:
             row["solved"] = row["training"]["solved"]

@@ -124,8 +124,8 @@ def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
 
 def stored_records(args) -> list:
     """The store's well-formed records that pass the filter flags, ordered for reading."""
+    from ..labels import spec_mitigation_label
     from ..store_rows import run_problem
-    from ..sweep import mitigations
 
     where = {}
     for flag, path, kind in (("task", "task.name", str), ("arch", "arch.name", str), ("gap", "task.gap", int)):
@@ -141,7 +141,7 @@ def stored_records(args) -> list:
         records = [r for r in records if run_problem(r) is None]
         warn_skipped(args.command, store)
     return sorted(records, key=lambda r: (r.spec["task"]["name"], r.spec["task"]["gap"],
-                                          r.spec["arch"]["name"], mitigations(r.spec),
+                                          r.spec["arch"]["name"], spec_mitigation_label(r.spec),
                                           r.spec["seed"], r.key))
 
 
@@ -153,7 +153,7 @@ def _cell(value, spec: str = "") -> str:
 def cmd_show(args) -> int:
     from tabulate import tabulate
 
-    from ..sweep import mitigations
+    from ..labels import spec_mitigation_label
 
     records = stored_records(args)
     if args.json:
@@ -167,7 +167,7 @@ def cmd_show(args) -> int:
         solved = "-" if r.status != "ok" else ("diverged" if res.get("diverged")
                                                else "yes" if res.get("solved") else "no")
         rows.append([r.key[:10], r.status, r.spec["task"]["name"], r.spec["task"]["gap"],
-                     r.spec["arch"]["name"], mitigations(r.spec), r.spec["seed"], solved,
+                     r.spec["arch"]["name"], spec_mitigation_label(r.spec), r.spec["seed"], solved,
                      _cell(res.get("steps_to_solve")), _cell(res.get("final_metric"), ".4g"),
                      _cell(res.get("wall_s"), ".1f")])
     headers = ["key", "status", "task", "gap", "arch", "mitigations", "seed", "solved",

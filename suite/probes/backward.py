@@ -125,11 +125,12 @@ class _Sweep:
         grads = torch.autograd.grad(objective(self.read).sum(), reads, allow_unused=True)
         grads = [g if g is not None else torch.zeros_like(r) for g, r in zip(grads, reads)]
         direct = _by_element(grads, self.n_el)  # (T + 1, batch, n_i) per element
-        self.direct_log10 = _log10(_norm(direct))  # (T + 1, batch)
-        self.live = (self.direct_log10 > -math.inf).any(dim=1).tolist()  # a direct term at t at all
+        norms = _norm(direct)  # (T + 1, batch)
+        self.direct_log10 = _log10(norms)
+        self.live = (norms > 0).any(dim=1).tolist()  # a direct term at t at all
         # each direct term as a unit vector (0 where it is zero): scaled by 10**(its log10 - m) <= 1
-        tiny = torch.finfo(self.direct_log10.dtype).tiny
-        self.direct_unit = tuple(d / _pow10(self.direct_log10).clamp_min(tiny)[..., None] for d in direct)
+        self.direct_unit = tuple(d / torch.where(norms > 0, norms, torch.ones_like(norms))[..., None]
+                                 for d in direct)
         like = self.direct_log10
         self.total = torch.full((x.shape[0], self.steps + 1), -math.inf, dtype=like.dtype, device=like.device)
         self.per_element = {i: self.total.clone() for i in self.elements}
