@@ -209,7 +209,7 @@ class Row:
 
 
 @dataclass
-class Comparison:
+class RegressionReport:
     rows: list[Row]
     profile: str | None
     base_meta: dict
@@ -314,7 +314,8 @@ def _check_number(label: str, base, base_ci, new, new_ci, rtol: float, atol: flo
     return "changed", f"{label} {_fmt(base)} -> {_fmt(new)} (within {rtol:.0%}; {why})"
 
 
-def compare(base: VerdictSet, new: VerdictSet, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> Comparison:
+def compare(base: VerdictSet, new: VerdictSet, rtol: float = DEFAULT_RTOL,
+            atol: float = DEFAULT_ATOL) -> RegressionReport:
     if not (isinstance(rtol, (int, float)) and 0 <= rtol < 1):
         raise ValueError(f"rtol must be a number in [0, 1), got {rtol!r}")
     if base.profile and new.profile and base.profile != new.profile:
@@ -353,8 +354,8 @@ def compare(base: VerdictSet, new: VerdictSet, rtol: float = DEFAULT_RTOL, atol:
             row.notes.append(f"protocol changed: {', '.join(changed)}")
         row.status = {"ok": "ok", "changed": "changed", "regression": "REGRESSION"}[worst]
         rows.append(row)
-    return Comparison(rows, base.profile or new.profile, base.meta, new.meta)
+    return RegressionReport(rows, base.profile or new.profile, base.meta, new.meta)
 
 
-__all__ = ["Comparison", "DEFAULT_ATOL", "DEFAULT_RTOL", "Row", "SCHEMA", "VERDICTS_ENV", "VerdictFileError",
+__all__ = ["RegressionReport", "DEFAULT_ATOL", "DEFAULT_RTOL", "Row", "SCHEMA", "VERDICTS_ENV", "VerdictFileError",
            "VerdictSet", "compare", "load_verdicts", "record_verdict", "write_baseline"]

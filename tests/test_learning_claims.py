@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from suite.claims import ladders, learning, mitigation, stability
+from suite.claims import ladders, learning, reach, stability
 from suite.claims.arms import CATALOG, arm, exploding_arms
 from suite.claims.base import Context
 from suite.claims.ladders import (
@@ -216,67 +216,67 @@ def test_verdict_rules_on_a_synthetic_world(world):
     assert learning.analyse_l3(ctx).verdict == "conditional"
     l6 = learning.analyse_l6(ctx)
     assert l6.verdict == "conditional" and "sigmoid" in l6.conditions
-    assert mitigation.analyse_m1(ctx).verdict == "conditional"     # orthogonal, not xavier
-    assert mitigation.analyse_m2(ctx).verdict == "conditional"   # stabilises exploding; vanishing reach equal
-    assert mitigation.analyse_m3(ctx).verdict == "conditional"     # irnn only
-    assert mitigation.analyse_m4(ctx).verdict == "supported"
-    assert mitigation.analyse_m6(ctx).verdict == "supported"
-    m5 = mitigation.analyse_m5(ctx)       # one rung up (2x): significantly short of 4x
+    assert reach.analyse_m1(ctx).verdict == "conditional"     # orthogonal, not xavier
+    assert reach.analyse_m2(ctx).verdict == "conditional"   # stabilises exploding; vanishing reach equal
+    assert reach.analyse_m3(ctx).verdict == "conditional"     # irnn only
+    assert reach.analyse_m4(ctx).verdict == "supported"
+    assert reach.analyse_m6(ctx).verdict == "supported"
+    m5 = reach.analyse_m5(ctx)       # one rung up (2x): significantly short of 4x
     assert m5.verdict == "refuted", m5.conditions
-    m7 = mitigation.analyse_m7(ctx)
+    m7 = reach.analyse_m7(ctx)
     assert m7.verdict == "supported", m7.conditions
     assert "Holm" in m7.conditions and m7.n_counts == "seeds of rnn-attention plus seeds of rnn-tanh"
 
 
 def test_every_learning_and_mitigation_verdict_says_what_its_n_counts(world):
     ctx = Context()
-    for claim in learning.CLAIMS + mitigation.CLAIMS:
+    for claim in learning.CLAIMS + reach.CLAIMS:
         v = claim.analyse(ctx)
         assert v.n_counts and v.n > 0, claim.id
 
 
 def test_an_arm_no_better_than_the_baseline_is_inconclusive_and_a_worse_one_refuted(world):
     world[("gru", "default", 1, None, "adam")] = 5
-    assert mitigation.analyse_m6(Context()).verdict == "inconclusive"
+    assert reach.analyse_m6(Context()).verdict == "inconclusive"
     world[("gru", "default", 1, None, "adam")] = None
-    assert mitigation.analyse_m6(Context()).verdict == "refuted"
+    assert reach.analyse_m6(Context()).verdict == "refuted"
 
 
 def test_clipping_that_also_raises_the_vanishing_reach_supports_m2(world):
     world[("rnn-tanh", "default", 1, 0.25, "adam")] = 40   # both halves of the sentence shown
-    assert mitigation.analyse_m2(Context()).verdict == "supported"
+    assert reach.analyse_m2(Context()).verdict == "supported"
 
 
 def test_clipping_that_raises_the_reach_under_sgd_only_shows_the_vanishing_half(world):
     world[("rnn-tanh", "default", 1, None, "sgd")] = None       # plain SGD solves nothing
-    v = mitigation.analyse_m2(Context())
+    v = reach.analyse_m2(Context())
     assert v.verdict == "supported" and "SGD: P(reach with clip > without) = 1" in v.conditions
     world[("rnn-relu", "identity", 1, 1.0, "sgd")] = None        # and the exploding half fails
-    assert mitigation.analyse_m2(Context()).verdict == "conditional"
+    assert reach.analyse_m2(Context()).verdict == "conditional"
 
 
 def test_m5_is_conditional_on_the_forget_gate_init_that_reaches_well_beyond(world):
     world[("lstm", "default", 1, None, "adam", "chrono")] = 40
-    v = mitigation.analyse_m5(Context())
+    v = reach.analyse_m5(Context())
     assert v.verdict == "conditional" and "lstm chrono" in v.conditions and "Holm" in v.test
     assert v.statistic.startswith("P(reach of lstm chrono")
     world[("lstm", "default", 1, None, "adam")] = 40
-    assert mitigation.analyse_m5(Context()).verdict == "supported"
+    assert reach.analyse_m5(Context()).verdict == "supported"
 
 
 def test_m5_short_for_some_inits_and_undecided_for_others_is_inconclusive(world):
     world[("lstm", "default", 1, None, "adam", 3.0)] = 20  # 4x tanh's reach: neither above nor below
-    assert mitigation.analyse_m5(Context()).verdict == "inconclusive"
+    assert reach.analyse_m5(Context()).verdict == "inconclusive"
 
 
 def test_xavier_and_orthogonal_raising_the_reach_support_m1_whatever_identity_does(world):
     world[("rnn-tanh", "xavier", 1, None, "adam")] = 20
-    v = mitigation.analyse_m1(Context())
+    v = reach.analyse_m1(Context())
     assert v.verdict == "supported" and "reported only" in v.conditions
 
 
 def test_verdicts_carry_tables_settings_and_numbers(world):
-    v = mitigation.analyse_m4(Context())
+    v = reach.analyse_m4(Context())
     assert v.n == 25 and v.p_value is not None and v.settings["step_budget"] == 1000
     assert {"critical_gaps", "success_vs_gap", "comparisons"} <= set(v.tables)
     assert v.to_dict()["tables"]["critical_gaps"][0]["ladder"]

@@ -1,7 +1,8 @@
 """The claims registry: every measurable statement of the article, in one list.
 
-Each group module (mechanism, learning, mitigation) exports `CLAIMS`, a list of `Claim`s; a new
-claim is one entry there. `tests/test_claims.py` parametrizes over `CLAIMS` and the report reads
+Each group module exports `CLAIMS`, a list of `Claim`s: `mechanism` (G1-G9, L5), `learning`
+(L1-L4, L6) and `reach` (the mitigation claims M1-M7: does a remedy raise the reach); a new claim is
+one entry there. `tests/test_claims.py` parametrizes over `CLAIMS` and the report reads
 the same list.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from .base import PROFILES, VERDICTS, Claim, Context, Verdict
 from .learning import CLAIMS as LEARNING_CLAIMS
 from .mechanism import CLAIMS as MECHANISM_CLAIMS
-from .mitigation import CLAIMS as MITIGATION_CLAIMS
+from .reach import CLAIMS as MITIGATION_CLAIMS
 
 CLAIMS: list[Claim] = [*MECHANISM_CLAIMS, *LEARNING_CLAIMS, *MITIGATION_CLAIMS]
 

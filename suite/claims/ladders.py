@@ -167,7 +167,7 @@ def loss_spike(result: RunResult) -> float:
 # -- what an arm says ----------------------------------------------------------------------------
 
 @dataclass
-class Cell:
+class GapOutcome:
     """One arm at one gap: its seeds' outcomes."""
 
     arm: str
@@ -227,7 +227,7 @@ def _median(values) -> float | None:
 class ArmOutcome:
     arm: Arm
     seeds: list[int]
-    cells: dict[int, Cell] = field(default_factory=dict)
+    cells: dict[int, GapOutcome] = field(default_factory=dict)
 
     def success(self) -> dict[int, tuple[int, int]]:
         return {gap: (cell.k, cell.n) for gap, cell in self.cells.items()}
@@ -305,9 +305,9 @@ def read_at(arm: Arm, steps: int | None) -> Arm:
     return replace(arm, train=replace(arm.train, steps=steps))
 
 
-def cell_of(arm: Arm, gap: int, runs: list[RunResult]) -> Cell:
+def cell_of(arm: Arm, gap: int, runs: list[RunResult]) -> GapOutcome:
     plateaus = [plateau_length(r) for r in runs]
-    return Cell(
+    return GapOutcome(
         arm=arm.label, gap=gap,
         solved=[bool(r.solved) for r in runs],
         steps=[censored_steps(r, arm.train) for r in runs],
@@ -324,7 +324,7 @@ def cell_of(arm: Arm, gap: int, runs: list[RunResult]) -> Cell:
 # -- comparisons ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Comparison:
+class ReachComparison:
     """Arm a against arm b on per-seed reach: one-sided Mann-Whitney both ways."""
 
     a: str
@@ -358,13 +358,13 @@ class Comparison:
         }
 
 
-def compare(a: ArmOutcome, b: ArmOutcome) -> Comparison:
+def compare(a: ArmOutcome, b: ArmOutcome) -> ReachComparison:
     """Reach of a vs reach of b over the gaps both ladders share (a longer ladder must not count)."""
     common = tuple(g for g in a.arm.gaps if g in b.arm.gaps)
     if not common:
         raise ValueError(f"arms {a.arm.label!r} and {b.arm.label!r} share no ladder gap")
     ra, rb = a.reach(common), b.reach(common)
-    return Comparison(
+    return ReachComparison(
         a.arm.label, b.arm.label, tuple(ra), tuple(rb),
         stats.mann_whitney_greater(ra, rb),
         stats.mann_whitney_greater(rb, ra),
@@ -381,7 +381,7 @@ def success_table(arm_outcomes) -> list[dict]:
 
 
 __all__ = [
-    "ALPHA", "Arm", "ArmOutcome", "CRITICAL_FRACTION", "Cell", "Comparison", "PLATEAU_FRACTION",
+    "ALPHA", "Arm", "ArmOutcome", "CRITICAL_FRACTION", "GapOutcome", "ReachComparison", "PLATEAU_FRACTION",
     "all_specs", "cell_of", "censored_steps", "compare", "critical_table", "critical_text",
     "fetch", "outcome_score", "outcomes", "plateau_length", "read_at", "seed_reach",
     "success_table",

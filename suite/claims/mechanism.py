@@ -7,16 +7,16 @@ stated one-sided test and thresholds fixed in advance (`mechanism_common`). None
 the results store: their runs are seconds long and their models must be probed, not just scored.
 
     G1-G3  mechanism_decay        exponential decay, squashing (sigmoid vs tanh), depth
-    G4-G6  mechanism_mitigations  ReLU family, Xavier and friends, gradient clipping
+    G4-G6  mechanism_fixes        ReLU family, Xavier and friends, gradient clipping
     G7-G9  mechanism_paths        gates, skip connections, attention; L5 recency bias
 """
 
 from __future__ import annotations
 
 from .mechanism_decay import CLAIMS as _DECAY
-from .mechanism_mitigations import CLAIMS as _MITIGATIONS
+from .mechanism_fixes import CLAIMS as _FIXES
 from .mechanism_paths import CLAIMS as _PATHS
 
-CLAIMS = [*_DECAY, *_MITIGATIONS, *_PATHS]
+CLAIMS = [*_DECAY, *_FIXES, *_PATHS]
 
 __all__ = ["CLAIMS"]
