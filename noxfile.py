@@ -133,10 +133,14 @@ def bench(session: nox.Session) -> None:
     reports/bench.md and reports/bench.json; then the probe against a bare float64 backward pass
     and the CLI's start-up -> reports/bench-probe.md and .json. A few minutes each; `-- --quick`
     for a short grid. Args go to benchmarks/bench.py (--threads, --rounds, --task, --archs, --out,
-    --tag); probe_bench.py takes --quick, --threads, --rounds and --out and ignores the rest."""
+    --tag); probe_bench.py takes --quick, --threads, --rounds and --out; with `--claims-store
+    PATH --claims-before REV` claims_bench.py also times the claims step of this code against REV
+    on copies of that store -> reports/bench-claims.md. Each ignores the others' flags."""
     install(session)
     session.run("python", "benchmarks/bench.py", *session.posargs)
     session.run("python", "benchmarks/probe_bench.py", *session.posargs)
+    if any(arg.startswith("--claims-store") for arg in session.posargs):  # this code vs --claims-before
+        session.run("python", "benchmarks/claims_bench.py", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -279,7 +279,7 @@ def main(argv=None) -> int:
     parser.add_argument("--task", default="copy", choices=sorted(GAP), help="the task (default: copy)")
     parser.add_argument("--out", default="reports", help="folder for bench.md and bench.json")
     parser.add_argument("--tag", default="", help="file names bench-TAG.md/json (e.g. a thread count)")
-    args = parser.parse_args(argv)
+    args, _ = parser.parse_known_args(argv)  # nox passes the other benches' flags along too
     TASK = args.task
     threads = set_threads(args.threads)
     mallopt = keep_freed_memory()  # what run_batch does anyway: every variant gets the same malloc

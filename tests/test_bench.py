@@ -63,3 +63,20 @@ def test_probe_bench_targets_and_table():
     text = probe_bench.markdown(meta, rows)
     assert "| rnn-tanh | copy | 1000 | 1020 | 144 | 2.00 | 3.00 | 20.00 | 1.50x | 10.00x | 6.7x |" in text
     assert "| a probe <= 3x the bare float64 forward + backward (every row) | worst 3.50x" in text
+
+
+def test_claims_bench_table_and_what_a_code_change_drops(tmp_path):
+    import json
+
+    import claims_bench
+
+    cache = tmp_path / "cache.json"
+    cache.write_text(json.dumps({"abc": {"verdict": "supported"}, "duration:def": {"seconds": 3.5}}))
+    claims_bench.drop_verdicts(cache)
+    assert json.loads(cache.read_text()) == {"duration:def": {"seconds": 3.5}}
+    rows = [{"variant": "before (b9a3f80)", "first_s": 258.0, "warm_s": 258.0, "verdicts": "ok G1 s"},
+            {"variant": "this checkout", "first_s": 170.0, "warm_s": 128.0, "verdicts": "ok G1 s"}]
+    meta = {"date": "d", "profile": "full", "workers": 2, "runs": 2497}
+    text = claims_bench.markdown(meta, rows)
+    assert "| before (b9a3f80) | 258 | 258 | 1.00x | yes |" in text
+    assert "| this checkout | 170 | 128 | 0.50x | yes |" in text
