@@ -2,9 +2,11 @@
 
 Training runs live in the SQLite store; what is *computed from* them or from probes (a verdict, a
 gradient-profile panel) is cheap to keep and slow to redo, so `nox` can re-render the report in
-seconds. An entry's key is the sha256 of its parameters plus a fingerprint of the suite's source
-code: any change to `suite/` or `tasks/` invalidates every entry, so a stale number is never
-reused (a kind listed in `DEPENDENCIES` is invalidated only by changes to what it depends on).
+seconds. An entry's key is the sha256 of its parameters plus a fingerprint of the source files its
+code runs (`DEPENDENCIES`: the import closure of the code that computes it, read from the source
+by suite.imports), so a stale number is never reused, while a change to what only renders (the
+report, the plots, the CLI) leaves every verdict and probe cached. A kind not listed depends on
+all of `suite/` and `tasks/`.
 The file is written atomically (temporary file + rename) and a corrupt file is ignored,
 never trusted.
 
@@ -22,16 +24,15 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+from .imports import closure
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-#: what each kind of entry depends on (paths under the repository root); other kinds: everything
+#: kind of entry -> the modules whose code computes it; the entry depends on their import closure
 DEPENDENCIES = {
-    "probe-arm": ("tasks", "suite/models", "suite/probes", "suite/engine", "suite/mitigations.py",
-                  "suite/specs.py", "suite/stats.py", "suite/survival.py", "suite/train.py", "suite/limits.py",
-                  "suite/overview.py", "suite/figures.py", "suite/labels.py", "suite/progress.py", "suite/profiles.py",
-                  "suite/workers.py", "suite/store.py", "suite/store_rows.py", "suite/export.py",
-                  "suite/environment.py", "suite/cache.py", "suite/__init__.py"),
+    "verdict": ("suite.claims",),
+    "probe-arm": ("suite.overview",),
 }
 EVERYTHING = ("suite", "tasks")
 SOURCE_SUFFIXES = (".py", ".cpp")
@@ -39,15 +40,28 @@ SOURCE_SUFFIXES = (".py", ".cpp")
 
 @cache
 def code_fingerprint(paths: tuple[str, ...] = EVERYTHING) -> str:
-    """sha256 of the source files (Python, and the C++ of suite/engine/native_loops.cpp) under `paths`,
-    in a stable order."""
-    digest = hashlib.sha256()
+    """sha256 of the source files (Python, and the C++ of suite/engine/native_loops.cpp) under
+    `paths` (folders or files under the repository root), in a stable order."""
+    files = []
     for name in paths:
         root = ROOT / name
-        files = sorted(p for p in root.rglob("*") if p.suffix in SOURCE_SUFFIXES) if root.is_dir() else [root]
-        for path in files:
-            digest.update(str(path.relative_to(ROOT)).encode())
-            digest.update(path.read_bytes())
+        files += sorted(p for p in root.rglob("*") if p.suffix in SOURCE_SUFFIXES) if root.is_dir() else [root]
+    return _digest(files)
+
+
+@cache
+def dependencies_fingerprint(kind: str) -> str:
+    """The fingerprint an entry of `kind` is keyed on: its DEPENDENCIES' import closure, else all code."""
+    if kind not in DEPENDENCIES:
+        return code_fingerprint()
+    return _digest(closure(DEPENDENCIES[kind]))
+
+
+def _digest(files) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(Path(path).relative_to(ROOT)).encode())
+        digest.update(Path(path).read_bytes())
     return digest.hexdigest()
 
 
@@ -67,7 +81,7 @@ class ResultCache:
 
     @staticmethod
     def key(kind: str, params: dict) -> str:
-        code = code_fingerprint(DEPENDENCIES.get(kind, EVERYTHING))
+        code = dependencies_fingerprint(kind)
         text = json.dumps({"kind": kind, "params": params, "code": code}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

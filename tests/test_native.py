@@ -119,8 +119,9 @@ def test_a_failed_build_warns_once_and_the_python_loops_serve(monkeypatch):
 def test_the_result_cache_fingerprints_the_cpp_source(tmp_path, monkeypatch):
     """Cached probe results depend on the compiled loops too: a change to the C++ invalidates them."""
     from suite import cache
+    from suite.imports import closure
 
-    assert "suite/engine" in cache.DEPENDENCIES["probe-arm"]
+    assert cache.ROOT / "suite/engine/native_loops.cpp" in closure(cache.DEPENDENCIES["probe-arm"])
     source = tmp_path / "pkg" / "loops.cpp"
     source.parent.mkdir()
     source.write_text("int a;")

@@ -231,7 +231,7 @@ def test_evaluate_records_durations_and_hands_out_the_longest_claims_first(tmp_p
     cache = ResultCache(tmp_path / "v.json")
     evaluate(Context(), claims, cache)
     assert all(cache.duration("verdict", params(c.id)) is not None for c in claims)
-    monkeypatch.setattr("suite.cache.code_fingerprint", lambda paths=(): "changed code")
+    monkeypatch.setattr("suite.cache.dependencies_fingerprint", lambda kind: "changed code")
     changed = ResultCache(tmp_path / "v.json")
     assert changed.duration("verdict", params("A1")) is not None and not changed.has("verdict", params("A1"))
 
@@ -268,56 +268,23 @@ def test_success_panels_split_arms_and_reference_only_where_mitigated():
     assert sorted(panels[("adding", "p", "architectures")]) == ["gru", "rnn-tanh"]
 
 
-def test_cache_dependencies_are_closed_under_imports():
-    """A cached kind lists every source file its code imports (transitively, within suite/ and
-    tasks/): otherwise a change to an unlisted module (say, a kernel the models call) would leave
-    stale probe results in the cache."""
-    import ast
-
+def test_cached_verdicts_and_probes_depend_on_the_code_they_run_and_not_on_the_rendering():
+    """A cached kind is keyed on the import closure of the code that computes it (suite.imports):
+    a change to any module the claims run (a kernel the models call, a task) invalidates their
+    verdicts, while the report, the plots and the CLI, which only render, do not."""
     from suite.cache import DEPENDENCIES, ROOT
+    from suite.imports import closure
 
-    def module_path(name: str):
-        base = ROOT.joinpath(*name.split("."))
-        for path in (base.with_suffix(".py"), base / "__init__.py"):
-            if path.exists():
-                return path
-        return None
-
-    def imports(path):
-        package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        if path.name != "__init__.py":
-            package = package.rsplit(".", 1)[0]
-        else:
-            package = package.removesuffix(".__init__")
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join(parts + ([node.module] if node.module else []))
-                names = [base] + [f"{base}.{alias.name}" for alias in node.names]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                continue
-            for name in names:
-                if name.split(".")[0] in ("suite", "tasks") and (found := module_path(name)):
-                    yield found
-
-    for kind, listed in DEPENDENCIES.items():
-        covered = [ROOT / p for p in listed]
-
-        def is_covered(path, covered=covered):
-            return any(path == c or c in path.parents for c in covered)
-
-        todo = [p for c in covered for p in ([c] if c.is_file() else sorted(c.rglob("*.py"))) if p.suffix == ".py"]
-        seen = set(todo)
-        while todo:
-            for dep in imports(todo.pop()):
-                assert is_covered(dep), f"{kind}: {dep.relative_to(ROOT)} is imported but not listed"
-                if dep not in seen:
-                    seen.add(dep)
-                    todo.append(dep)
+    verdicts = {str(p.relative_to(ROOT)) for p in closure(DEPENDENCIES["verdict"])}
+    probes = {str(p.relative_to(ROOT)) for p in closure(DEPENDENCIES["probe-arm"])}
+    for needed in ("suite/claims/reach.py", "suite/claims/__init__.py", "suite/engine/kernels.py",
+                   "suite/engine/native_loops.cpp", "suite/probes/backward.py", "tasks/copy.py", "suite/__init__.py"):
+        assert needed in verdicts, needed
+    for needed in ("suite/overview.py", "suite/probes/backward.py", "suite/models/gated.py", "tasks/adding.py"):
+        assert needed in probes, needed
+    for rendering in ("suite/report.py", "suite/plots.py", "suite/evidence.py", "suite/cli/__init__.py"):
+        assert rendering not in verdicts and rendering not in probes, rendering
+    assert "suite/claims/reach.py" not in probes
 
 
 def test_budget_table_and_figure_read_every_budget_off_the_same_runs(rendered):
