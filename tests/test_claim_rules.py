@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from suite.claims import claim_by_id
-from suite.claims.base import Verdict, verdict_of_halves
+from suite.claims.base import Verdict, graded, verdict_of_halves
 from suite.claims.evaluate import Evaluated
 from suite.claims.priors import prior_of
 
@@ -39,3 +39,10 @@ def test_a_profile_can_expect_another_verdict_and_evaluation_uses_it():
     verdict = Verdict("L1", "conditional", "s", 0.5, None, 10)
     assert Evaluated(l1, verdict, None, l1.expected_for("full")).matches_expected
     assert not Evaluated(l1, verdict, None).matches_expected   # the claim's own expectation: supported
+
+
+@pytest.mark.parametrize("as_stated,in_part,word", [
+    (True, True, "supported"), (True, False, "supported"), (False, True, "conditional"), (False, False, "refuted"),
+])
+def test_the_graded_rule(as_stated, in_part, word):
+    assert graded(as_stated, in_part) == word

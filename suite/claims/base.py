@@ -43,6 +43,13 @@ def verdict_of_halves(*halves: str) -> str:
     return "refuted" if "refuted" in halves else "inconclusive"
 
 
+def graded(as_stated: bool, in_part: bool) -> str:
+    """The rule most claims decide by: supported when the article's sentence holds as stated,
+    conditional when it holds only under a condition the claim names (some arms, some inits, some
+    tasks), refuted when it holds under none."""
+    return "supported" if as_stated else ("conditional" if in_part else "refuted")
+
+
 @dataclass(frozen=True)
 class Verdict:
     claim_id: str

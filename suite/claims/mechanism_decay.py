@@ -28,7 +28,7 @@ from ..probes import (
 )
 from ..specs import ArchSpec, TaskSpec, derive_seed
 from ..stats import linear_fit, sign_test_greater
-from .base import Claim, Context
+from .base import Claim, Context, graded
 from .mechanism_common import ALPHA, profile_row, public, summarise_arm, verdict
 
 R2_MIN = 0.9  # a log-linear fit this good is called exponential
@@ -311,7 +311,7 @@ def analyse_g3(ctx: Context):
     mean_depth, depth_ci = mean_ci(depth_slopes)
     both = depth.p_value < ALPHA and early.p_value < ALPHA
     either = depth.p_value < ALPHA or early.p_value < ALPHA
-    word = "supported" if both else ("conditional" if either else "refuted")
+    word = graded(both, either)
     return verdict(
         "G3", word,
         statistic="change per added layer of log10 ||dL/dh^(1)_0|| (first layer, earliest step), decades",

@@ -17,7 +17,7 @@ from ..mitigations import clip_gradients
 from ..probes import build_model, mean_ci, probe_batch
 from ..specs import ArchSpec, TaskSpec, TrainSpec
 from ..stats import fisher_greater, sign_test_greater
-from .base import Claim, Context, verdict_of_halves
+from .base import Claim, Context, graded, verdict_of_halves
 from .mechanism_common import (
     ALPHA,
     RATE_RATIO,
@@ -64,7 +64,7 @@ def analyse_g4(ctx: Context):
     grows = sign_test_greater([r["slope"] for r in arms[arm_label(exploding)]])  # H1: slope > 0
     default_ok = all(c["carries_further"] for c in at_default)
     identity_ok = all(c["carries_further"] for c in at_identity)
-    word = "supported" if default_ok else ("conditional" if identity_ok else "refuted")
+    word = graded(default_ok, identity_ok)
     relu = arms[arm_label(defaults[0])]
     mean, ci = mean_ci([r["slope"] for r in relu])
     first = at_default[0]
@@ -107,7 +107,7 @@ def analyse_g5(ctx: Context):
     comparisons = _comparisons(arms, pairs)
     xavier = [c for c in comparisons if "xavier" in c["arm"]]
     helped = [c["carries_further"] for c in xavier]
-    word = "supported" if all(helped) else ("conditional" if any(helped) else "refuted")
+    word = graded(all(helped), any(helped))
     tanh_xavier = arms[arm_label(tanh[1])]
     mean, ci = mean_ci([r["slope"] for r in tanh_xavier])
     return verdict(

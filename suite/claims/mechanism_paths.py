@@ -14,7 +14,7 @@ from ..labels import arm_label
 from ..probes import build_model, mean_ci
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from ..stats import mann_whitney_greater, sign_test_greater
-from .base import Claim, Context
+from .base import Claim, Context, graded
 from .mechanism_common import (
     ALPHA,
     FLAT_DECADES,
@@ -76,7 +76,7 @@ def analyse_g7(ctx: Context):
     carries = {label: c["carries_further"] for label, c in by_arm.items()}
     at_default = carries[arm_label(lstm)] and carries[arm_label(gru)]
     fixed = carries[arm_label(lstm_fb)] or carries[trained["lstm"]] or carries[trained["gru"]]
-    word = "supported" if at_default else ("conditional" if fixed else "refuted")
+    word = graded(at_default, fixed)
     learned = [_trained_vs_init(arms[init], arms[label]) for init, label in trained.items()]
     default = arms[arm_label(lstm)]
     mean, ci = mean_ci([r["slope"] for r in default])
@@ -153,7 +153,7 @@ def analyse_g8(ctx: Context):
                     **compare_rates([r["slope"] for r in arms[label]], [r["slope"] for r in arms[ref]])}
                    for label in arms if label != ref]
     carried = [c["carries_further"] for c in comparisons]
-    word = "supported" if all(carried) else ("conditional" if any(carried) else "refuted")
+    word = graded(all(carried), any(carried))
     first = arms[comparisons[0]["arm"]]
     mean, ci = mean_ci([r["slope"] for r in first])
     growth = [summarise_arm(arms[c["arm"]])["mean"] for c in comparisons]
@@ -198,7 +198,7 @@ def analyse_g9(ctx: Context):
     test = mann_whitney_greater([r["tail_slope"] for r in attention], [r["tail_slope"] for r in tanh])
     flat = all(abs(r["tail_drop_decades"]) < FLAT_DECADES for r in attention)
     significant = test.p_value < ALPHA
-    word = "supported" if (flat and significant) else ("conditional" if significant else "refuted")
+    word = graded(flat and significant, significant)
     mean, ci = mean_ci([r["tail_slope"] for r in attention])
     share = np.mean([r[f"log10_k{TAIL_FROM}"] - r["peak_log10"] for r in attention])
     return verdict(
@@ -244,7 +244,7 @@ def analyse_l5(ctx: Context):
     tests = {when: sign_test_greater([needed - r["memory_horizon"] + 0.5 for r in rs])
              for when, rs in rows.items()}
     holds = {when: t.p_value < ALPHA for when, t in tests.items()}
-    word = "supported" if all(holds.values()) else ("conditional" if any(holds.values()) else "refuted")
+    word = graded(all(holds.values()), any(holds.values()))
     horizons = [r["memory_horizon"] for r in rows["trained"]]
     mean, ci = mean_ci(horizons)
     relevant = {when: np.mean([r["log10_kmax"] - r["peak_log10"] for r in rs]) for when, rs in rows.items()}
