@@ -13,6 +13,7 @@ from functools import partial
 from .attention import AttentionRNN
 from .base import RecurrentModel
 from .gated import GRU, LSTM
+from .minimal import MinimalRNN
 from .residual import ResidualRNN
 from .vanilla import VanillaRNN
 
@@ -56,6 +57,11 @@ ARCHITECTURES: dict[str, Architecture] = {
     "resrnn": Architecture(ResidualRNN, "tanh RNN with a k-step residual connection in time (option skip)",
                            stackable=True),
     "rnn-attention": Architecture(AttentionRNN, "tanh RNN encoder with causal attention over its past states"),
+    "mingru": Architecture(partial(MinimalRNN, kind="gru"),
+                           "minGRU: gate and candidate from x_t alone, no tanh, a parallel scan (Feng et al. 2024)"),
+    "minlstm": Architecture(partial(MinimalRNN, kind="lstm"),
+                            "minLSTM: normalised forget and input gates from x_t alone, a parallel scan "
+                            "(Feng et al. 2024)"),
 }
 
 
