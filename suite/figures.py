@@ -32,7 +32,7 @@ from .survival import kaplan_meier
 
 TASKS = ("copy", "adding", "delayed_recall")
 #: the decay table's arms (ArchSpec fields, labelled by suite.labels): each architecture, then
-#: mitigation arms
+#: mitigation arms, then the modern cells (suite/models/minimal.py)
 DECAY_ARMS = [(arm_label(ArchSpec(**fields)), fields) for fields in (
     {"name": "rnn-tanh"},
     {"name": "rnn-tanh", "init": "xavier"},
@@ -51,6 +51,8 @@ DECAY_ARMS = [(arm_label(ArchSpec(**fields)), fields) for fields in (
     {"name": "gru"},
     {"name": "resrnn"},
     {"name": "rnn-attention"},
+    {"name": "mingru"},
+    {"name": "minlstm"},
 )]
 SURVIVAL_ARCHS = ("rnn-tanh", "lstm", "gru")   # F6 / T9: the plain architectures at their defaults
 PANEL_ARCHS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "irnn", "lstm", "gru", "resrnn", "rnn-attention"]
