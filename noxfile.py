@@ -139,6 +139,7 @@ def bench(session: nox.Session) -> None:
     install(session)
     session.run("python", "benchmarks/bench.py", *session.posargs)
     session.run("python", "benchmarks/probe_bench.py", *session.posargs)
+    session.run("python", "benchmarks/scan_bench.py", *session.posargs)
     if any(arg.startswith("--claims-store") for arg in session.posargs):  # this code vs --claims-before
         session.run("python", "benchmarks/claims_bench.py", *session.posargs)
 

@@ -80,3 +80,12 @@ def test_claims_bench_table_and_what_a_code_change_drops(tmp_path):
     text = claims_bench.markdown(meta, rows)
     assert "| before (b9a3f80) | 258 | 258 | 1.00x | yes |" in text
     assert "| this checkout | 170 | 128 | 0.50x | yes |" in text
+
+
+def test_scan_bench_table():
+    import scan_bench
+
+    rows = [{"arch": "mingru", "seq_len": 100, "scan_ms": 70.0, "loop_ms": 20.0, "step_ms": 40.0,
+             "scan_over_loop": 3.5, "step_over_loop": 2.0}]
+    meta = {"date": "d", "torch": "t", "threads": 1, "cpu_model": "c", "code_version": "v", "rounds": 3}
+    assert "| mingru | 100 | 70.0 | 20.0 | 40.0 | 3.50x | 2.00x |" in scan_bench.markdown(meta, rows)

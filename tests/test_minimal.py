@@ -44,6 +44,7 @@ def test_the_step_jacobian_is_the_diagonal_of_the_forget_factor(name):
 def test_the_parallel_scan_is_the_step_loop(name, layers):
     net, x = model(name, layers), inputs(1000)
     torch.testing.assert_close(net(x), net.forward_stepwise(x), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(net.scanned(x), net.looped(x), rtol=1e-10, atol=1e-12)  # CUDA's path, CPU's
     single = make_model(ArchSpec(name, hidden=HIDDEN, layers=layers), INPUT, OUTPUT, 0)  # float32 training
     torch.testing.assert_close(single(x.float()), single.forward_stepwise(x.float()), rtol=1e-3, atol=1e-4)
 

@@ -22,14 +22,18 @@ so the gradient reaching h_(t-k) is a product of gates in (0, 1): it vanishes at
 gates set, with no W_hh and no squashing derivative. That is what makes these cells a control for
 the article's mechanism claims (tests/test_minimal.py pins the Jacobian).
 
-The fast view is the parallel scan: with the zero initial state,
+The paper's fast view is the parallel scan: with the zero initial state,
 
     log h_t = A_t + logcumsumexp_(k <= t)(log b_k - A_k),    A_t = sum_(j <= t) log a_j,
 
-one cumulative sum and one cumulative log-sum-exp per layer instead of a loop over time. The step
-view computes the recurrence directly; the contract checks that the two agree. Layers stack: layer
-l reads layer l - 1's states. There is no hidden-to-hidden matrix, so a recurrent initialisation
-(xavier, orthogonal, identity, a gain) cannot apply and is refused by name (suite.mitigations).
+one cumulative sum and one cumulative log-sum-exp per layer instead of a loop over time; it runs on
+CUDA. On a CPU, where the scan's transcendental functions cost more than the loop they replace
+(2-3x, benchmarks/scan_bench.py), the fast view computes every step's coefficients in one matmul
+and then loops h_t = a_t h_(t-1) + b_t. The step view computes the recurrence one step at a time;
+the contract checks that it agrees with the fast view, tests/test_minimal.py that both fast paths
+do. Layers stack: layer l reads layer l - 1's states. There is no hidden-to-hidden matrix, so a
+recurrent initialisation (xavier, orthogonal, identity, a gain) cannot apply and is refused by name
+(suite.mitigations).
 The paper's defaults are PyTorch's Linear initialisation, which this module keeps.
 """
 
@@ -81,11 +85,29 @@ class MinimalRNN(RecurrentModel):
         gap = F.softplus(-k_f) - F.softplus(-k_i)  # log i - log f
         return -F.softplus(gap), -F.softplus(-gap) + log_g(k_h)  # log f', log(i' h~)
 
-    # -- the fast view: one parallel scan per layer ----------------------------------------------
+    # -- the fast view: one parallel scan per layer (a tight loop on CPU) ------------------------
     def hidden_sequence(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scanned(x) if x.is_cuda else self.looped(x)
+
+    def scanned(self, x: torch.Tensor) -> torch.Tensor:
+        """Every layer by the log-space parallel scan: the paper's fast view, for parallel hardware."""
         h = x
         for layer in range(self.num_layers):
             h = scan_log(*self._log_coefficients(layer, h))
+        return h
+
+    def looped(self, x: torch.Tensor) -> torch.Tensor:
+        """Every layer's coefficients for all steps at once, then h_t = a_t h_(t-1) + b_t step by
+        step: on a CPU 2-3x faster than the scan, whose cumulative log-sum-exp costs transcendental
+        functions per element both ways (benchmarks/scan_bench.py)."""
+        h = x
+        for layer in range(self.num_layers):
+            log_a, log_b = self._log_coefficients(layer, h)
+            state, states = x.new_zeros(x.shape[0], self.hidden_size), []
+            for a_t, b_t in zip(torch.exp(log_a).unbind(1), torch.exp(log_b).unbind(1)):
+                state = torch.addcmul(b_t, a_t, state)
+                states.append(state)
+            h = torch.stack(states, dim=1)
         return h
 
     # -- the step view ---------------------------------------------------------------------------
