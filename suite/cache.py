@@ -104,9 +104,12 @@ class ResultCache:
         seconds = value.get("seconds") if isinstance(value, dict) else None
         return float(seconds) if isinstance(seconds, (int, float)) else None
 
-    def record_duration(self, kind: str, params: dict, seconds: float) -> None:
+    def record_duration(self, kind: str, params: dict, seconds: float, *, save: bool = True) -> None:
+        """Remember how long (kind, params) took; `save=False` leaves the write to the next entry
+        computed, so a verdict and its duration cost one write of the file, not two."""
         self._entries[self._duration_key(kind, params)] = {"seconds": round(float(seconds), 3)}
-        self._save()
+        if save:
+            self._save()
 
     @staticmethod
     def _duration_key(kind: str, params: dict) -> str:

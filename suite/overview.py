@@ -67,7 +67,7 @@ def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0, progr
     with Progress(len(jobs), "probes (report overview)", unit="arm", initial=len(jobs) - len(fresh),
                   enabled=progress if fresh else False) as bar:
         args = {job: (jobs[job], job[0], settings, master_seed, job[0] == "delayed_recall") for job in fresh}
-        for job, data in _map(_probe_arm, args, workers):
+        for job, data in spread(_probe_arm, args, workers):
             cache.get_or_compute("probe-arm", params[job], lambda d=data: d)
             bar.update(1)
     overview: dict = {task: {} for task in TASKS}
@@ -76,8 +76,3 @@ def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0, progr
             "probe-arm", params[(task, label)],
             lambda f=fields, t=task: _probe_arm(f, t, settings, master_seed, t == "delayed_recall"))
     return overview
-
-
-def _map(fn, args: dict, workers: int):
-    """(key, fn(*args[key])) for every key, in this process or in `workers` worker processes."""
-    return spread(fn, args, workers)

@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
 
+from . import train as training  # looked up at call time, so tests can patch suite.train.run
 from .claims import CLAIMS, Claim, Context
 from .claims.evaluate import confirmation_context, planned_runs, report_runs, tuning_runs
 from .literature import covered
@@ -121,12 +122,10 @@ def _seq_len(spec: RunSpec, cache: dict) -> int:
 
 def time_step(spec: RunSpec, steps: int = TIMED_STEPS) -> float:
     """Seconds per training step of `spec`'s model: a 1-step run minus a (1 + steps)-step run."""
-    from .train import run
-
     def wall(n: int) -> float:
         train = replace(spec.train, steps=n, eval_every=n, eval_size=1, early_stop=False)
         started = time.perf_counter()
-        run(replace(spec, train=train))
+        training.run(replace(spec, train=train))
         return time.perf_counter() - started
 
     wall(1)  # warm-up: the first run of a shape allocates and dispatches once

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from suite import evidence, figures, overview, report
+from suite import evidence, figures, report
 from suite.cache import ResultCache
 from suite.claims import CLAIMS, VERDICTS
 from suite.claims import evaluate as evaluate_module
@@ -378,12 +378,6 @@ def test_the_cross_cutting_tables_leave_out_the_tuning_and_confirmation_runs():
     fresh = planned_runs(confirmation_context(context))[0].key
     kept = evidence.table_records(context, [Rec(own), Rec(tuning), Rec(fresh), Rec("a user's own sweep")])
     assert [r.key for r in kept] == [own, "a user's own sweep"]
-
-
-def test_probe_jobs_give_the_same_in_worker_processes_as_in_this_one():
-    jobs = {("copy", "a"): (2, 10), ("adding", "b"): (3, 4)}
-    assert dict(overview._map(pow, jobs, 2)) == dict(overview._map(pow, jobs, 1)) == {
-        ("copy", "a"): 1024, ("adding", "b"): 81}
 
 
 def test_the_report_and_its_tables_only_render():

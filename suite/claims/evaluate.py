@@ -135,8 +135,8 @@ def evaluate(
     with Progress(len(claims), desc, unit="claim", initial=len(claims) - len(fresh),
                   enabled=progress if fresh else False) as bar:
         for claim_id, data, seconds in _analyses(context, fresh):
-            cache.get_or_compute("verdict", params[claim_id], lambda d=data: d)
-            cache.record_duration("verdict", params[claim_id], seconds)
+            cache.record_duration("verdict", params[claim_id], seconds, save=False)
+            cache.get_or_compute("verdict", params[claim_id], lambda d=data: d)  # writes both
             bar.set_postfix(last=claim_id)
             bar.update(1)
     verdicts = [verdict_from_dict(cache.get_or_compute("verdict", params[claim.id],

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import train as trainer  # looked up at call time, so tests can patch suite.train.run
+from ..limits import check_probe
 from ..models import RecurrentModel
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from .backward import (
@@ -47,16 +49,12 @@ def probe(
     """Build (or take) the model for (task, arch, seed), train it first if `train` is given
     (through `suite.train.run`, in place), then measure its gradient profile and saliency.
     A probe beyond the size limits (suite.limits) raises SizeError before anything is built."""
-    from ..limits import check_probe
-
     check_probe(arch, task_spec, batch)
     if model is None:
         model = build_model(arch, task_spec, seed, device)
     training = None
     if train is not None:
-        from ..train import run
-
-        result = run(RunSpec(task=task_spec, arch=arch, train=train, seed=seed, device=device), model=model)
+        result = trainer.run(RunSpec(task=task_spec, arch=arch, train=train, seed=seed, device=device), model=model)
         training = {"steps_run": result.steps_run, "final_loss": result.final_loss,
                     "final_metric": result.final_metric, "diverged": result.diverged}
     task = task_spec.build()
