@@ -25,42 +25,28 @@ from collections import defaultdict
 
 import numpy as np
 
+from .catalogue import CATALOG, probed
 from .labels import arm_label, spec_label
 from .specs import ArchSpec
 from .stats import critical_gap, wilson_ci
 from .survival import kaplan_meier
 
 TASKS = ("copy", "adding", "delayed_recall")
-#: the decay table's arms (ArchSpec fields, labelled by suite.labels): each architecture, then
-#: mitigation arms, then the modern cells (suite/models/minimal.py)
-DECAY_ARMS = [(arm_label(ArchSpec(**fields)), fields) for fields in (
-    {"name": "rnn-tanh"},
-    {"name": "rnn-tanh", "init": "xavier"},
-    {"name": "rnn-tanh", "init": "orthogonal"},
-    {"name": "rnn-tanh", "init": "identity"},
-    {"name": "rnn-tanh", "layers": 3},
-    {"name": "rnn-sigmoid"},
-    {"name": "rnn-relu"},
-    {"name": "rnn-leakyrelu"},
-    {"name": "rnn-prelu"},
-    {"name": "irnn"},
-    {"name": "lstm"},
-    {"name": "lstm", "forget_bias": 1.0},
-    {"name": "lstm", "forget_bias": 3.0},
-    {"name": "lstm", "options": {"chrono": 320}},
-    {"name": "gru"},
-    {"name": "resrnn"},
-    {"name": "rnn-attention"},
-    {"name": "mingru"},
-    {"name": "minlstm"},
-)]
+
+
+def decay_arms() -> list[tuple[str, dict]]:
+    """The decay table's arms, in catalogue order (suite.catalogue, the rows with probed=True), each
+    as (its label from suite.labels, its ArchSpec fields)."""
+    return [(arm_label(ArchSpec(**CATALOG[name].fields)), CATALOG[name].fields) for name in probed()]
+
+
 SURVIVAL_ARCHS = ("rnn-tanh", "lstm", "gru")   # F6 / T9: the plain architectures at their defaults
 PANEL_ARCHS = ["rnn-tanh", "rnn-sigmoid", "rnn-relu", "irnn", "lstm", "gru", "resrnn", "rnn-attention"]
 
 
 def decay_rows(overview: dict) -> list[dict]:
     rows = []
-    for label, _ in DECAY_ARMS:
+    for label, _ in decay_arms():
         row = {"arm": label}
         for task in TASKS:
             data = overview[task][label]
@@ -73,7 +59,7 @@ def decay_rows(overview: dict) -> list[dict]:
 
 def horizon_rows(overview: dict) -> list[dict]:
     rows = []
-    for label, _ in DECAY_ARMS:
+    for label, _ in decay_arms():
         data = overview["delayed_recall"][label]
         horizons = data["horizons"]
         rows.append({

@@ -17,7 +17,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .cache import ResultCache
-from .figures import DECAY_ARMS, TASKS
+from .figures import TASKS, decay_arms
 from .probes import probe
 from .profiles import profile as get_profile
 from .profiles import task_options
@@ -60,7 +60,7 @@ def probe_overview(profile: str, cache: ResultCache, master_seed: int = 0, progr
     """{task: {arm label: probe data}} for the decay table, panels and saliency curves; the arms not
     cached yet are probed in `workers` spawned processes (one torch thread each on 2 cores)."""
     settings = asdict(get_profile(profile).probe)  # the cache key: gap, hidden, seeds, batch
-    jobs = {(task, label): fields for task in TASKS for label, fields in DECAY_ARMS}
+    jobs = {(task, label): fields for task in TASKS for label, fields in decay_arms()}
     params = {job: {"task": job[0], "arm": fields, "settings": settings, "master_seed": master_seed}
               for job, fields in jobs.items()}
     fresh = [job for job in jobs if not cache.has("probe-arm", params[job])]

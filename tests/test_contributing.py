@@ -1,12 +1,16 @@
 """CONTRIBUTING.md's promises, tested: a mitigation of one architecture is one option of its
 constructor (registered in one place) and then reaches the spec, its key, the trained run and every
-label without touching any other file."""
+label without touching any other file; an arm is one catalogue row, for the ladders and the probes."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from suite import figures
+from suite.catalogue import CATALOG, Entry
+from suite.claims.arms import arm
+from suite.claims.base import Context
 from suite.claims.ladders import Arm
 from suite.labels import mitigation_label, spec_label
 from suite.models import architecture, make_model, plugins, register_architecture
@@ -54,3 +58,21 @@ def test_a_summary_given_at_registration_keeps_the_rest_of_the_entry():
     entry = architecture("lstm-damped")
     assert entry.summary == SUMMARY and entry.origin == "registered"
     assert entry.stackable is False and entry.alone_on_cpu is False
+
+
+def test_a_mitigation_arm_is_one_catalogue_row_for_the_ladders_and_the_probe_overview(monkeypatch):
+    row = Entry({"name": "rnn-tanh", "init": "orthogonal", "init_gain": 0.5}, "short", probed=True)
+    monkeypatch.setitem(CATALOG, "rnn-tanh orthogonal x0.5", row)
+    ladder = arm(Context(profile="quick"), "rnn-tanh orthogonal x0.5")
+    assert ladder.arch.init_gain == 0.5 and ladder.gaps and ladder.specs(Context(profile="quick"))
+    assert ("rnn-tanh, init orthogonal x0.5", row.fields) in figures.decay_arms()
+
+
+def test_catalogue_rows_are_checked_against_the_budget_table():
+    with pytest.raises(ValueError, match="ladder must be one of"):
+        Entry({"name": "gru"}, "nonexistent")
+    with pytest.raises(ValueError, match="seed tier must be one of"):
+        Entry({"name": "gru"}, "short", tier="many")
+    with pytest.raises(ValueError, match="must be probed"):
+        Entry({"name": "gru"}, None)
+    assert CATALOG["mingru"].ladder is None and CATALOG["mingru"].probed

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from suite.figures import DECAY_ARMS
+from suite.figures import decay_arms
 from suite.labels import arm_label, mitigation_label, spec_label, spec_mitigation_label
 from suite.specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
 from suite.sweep import label
@@ -34,8 +34,8 @@ def test_one_spelling_from_specs_and_from_stored_specs(arch, train, expected):
 
 def test_trained_networks_and_the_decay_table_use_it():
     assert arm_label(ArchSpec("gru"), trained=True) == "gru, trained"
-    assert all(text == arm_label(ArchSpec(**fields)) for text, fields in DECAY_ARMS)
-    assert "rnn-tanh, init xavier" in dict(DECAY_ARMS)
+    assert all(text == arm_label(ArchSpec(**fields)) for text, fields in decay_arms())
+    assert "rnn-tanh, init xavier" in dict(decay_arms())
 
 
 def test_a_plugin_the_process_does_not_know_is_still_labelled():

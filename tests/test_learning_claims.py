@@ -12,15 +12,16 @@ import math
 import pytest
 import torch
 
+from suite.catalogue import trained
 from suite.claims import ladders, learning, reach, stability
-from suite.claims.arms import CATALOG, arm, exploding_arms
+from suite.claims.arms import arm, exploding_arms
 from suite.claims.base import Context
 from suite.claims.ladders import (
     Arm,
     ArmOutcome,
     cell_of,
     censored_steps,
-    compare,
+    compare_reach,
     critical_text,
     loss_spike,
     outcome_score,
@@ -113,17 +114,17 @@ def test_critical_gap_and_rows_of_an_arm():
 def test_compare_uses_only_the_gaps_both_arms_ran():
     long = _outcome("long", (5, 10, 20, 40), {g: [True] * 5 for g in (5, 10, 20, 40)})
     short = _outcome("short", (5, 10), {5: [True] * 5, 10: [True] * 5})
-    comp = compare(long, short)
-    assert comp.reach_a == comp.reach_b == (10,) * 5
+    comp = compare_reach(long, short)
+    assert comp.arm_values == comp.reference_values == (10,) * 5
     assert comp.direction == "none"
 
 
 def test_compare_detects_a_clear_difference_in_both_directions():
     good = _outcome("good", (5, 10, 20), {5: [True] * 5, 10: [True] * 5, 20: [True] * 5})
     bad = _outcome("bad", (5, 10, 20), {5: [True] * 5, 10: [False] * 5, 20: [False] * 5})
-    assert compare(good, bad).direction == "greater"
-    assert compare(bad, good).direction == "less"
-    assert compare(good, bad).greater.p_value < 0.01
+    assert compare_reach(good, bad).direction == "greater"
+    assert compare_reach(bad, good).direction == "less"
+    assert compare_reach(good, bad).greater.p_value < 0.01
 
 
 # -- the protocol --------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ def test_compare_detects_a_clear_difference_in_both_directions():
 def test_every_catalogued_arm_builds_under_both_profiles():
     for profile in PROFILES:
         ctx = Context(profile=profile)
-        for label in CATALOG:
+        for label in trained():
             a = arm(ctx, label)
             assert a.gaps == tuple(sorted(a.gaps)) and a.arch.hidden == PROFILES[profile].hidden
         plain, clipped = exploding_arms(ctx)

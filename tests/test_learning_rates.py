@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from suite.catalogue import CATALOG, trained
 from suite.claims import arms
 from suite.claims.base import Context
 from suite.claims.evaluate import planned_runs, report_runs, slice_runs, tuning_runs
@@ -70,9 +71,9 @@ def test_a_disagreement_between_rule_and_code_is_named():
 
 def test_every_arm_trains_at_its_architectures_rate_and_mitigations_inherit_it():
     context = Context(profile="quick")
-    for label, (fields, _, overrides, _) in arms.CATALOG.items():
-        arm = arms.arm(context, label)
-        assert arm.train.lr == overrides.get("lr", learning_rate(fields["name"])), label
+    for label in trained():
+        entry, arm = CATALOG[label], arms.arm(context, label)
+        assert arm.train.lr == entry.overrides.get("lr", learning_rate(entry.fields["name"])), label
     assert arms.arm(context, "lstm chrono").train.lr == LEARNING_RATES["lstm"]
     assert arms.arm(context, "rnn-tanh clip=0.25").train.lr == LEARNING_RATES["rnn-tanh"]
     assert learning_rate("some-user-cell") == DEFAULT_LR

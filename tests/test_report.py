@@ -27,7 +27,7 @@ def fake_overview(profile, cache, master_seed=0, progress=None, workers=1):
     data = {}
     for task in figures.TASKS:
         data[task] = {}
-        for i, (label, _) in enumerate(figures.DECAY_ARMS):
+        for i, (label, _) in enumerate(figures.decay_arms()):
             slope = -0.1 * (i % 4)
             data[task][label] = {
                 "k": k, "log10_grad": [slope * j for j in k], "decay": slope, "decay_ci": [slope - 0.01, slope + 0.01],

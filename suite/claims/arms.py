@@ -1,7 +1,8 @@
-"""The arm catalogue of the learning and mitigation claims: label -> architecture, ladder, seed tier.
+"""The protocol of the learning and mitigation claims' arms: a catalogued arm on its gap ladder.
 
-The sizes (width, TrainSpec, seeds per tier, the named ladders) are the budget table's
-(suite/profiles.py); this module says which arm uses which, and why the protocol is what it is.
+Which arm uses which ladder and seed tier is its row in suite/catalogue.py; the sizes (width,
+TrainSpec, seeds per tier, the named ladders) are the budget table's (suite/profiles.py); this
+module turns a row into a ladder of run specs and says why the protocol is what it is.
 
 One protocol for every architecture and mitigation (what differs between arms is only what the
 arm's label says):
@@ -71,6 +72,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..catalogue import CATALOG, trained
 from ..specs import ArchSpec
 from .base import Context
 from .ladders import Arm
@@ -82,47 +84,18 @@ TASK = "delayed_recall"
 LADDER_TASK_OPTIONS = {"copy": {"loss_window": "all"}}
 
 
-#: label -> (ArchSpec fields, ladder name, TrainSpec overrides, seed tier)
-CATALOG: dict[str, tuple[dict, str, dict, str]] = {
-    "rnn-tanh": ({"name": "rnn-tanh"}, "base", {}, "core"),
-    "lstm": ({"name": "lstm"}, "base", {}, "reference"),
-    "lstm fb=1": ({"name": "lstm", "forget_bias": 1.0}, "base", {}, "reference"),
-    "lstm fb=3": ({"name": "lstm", "forget_bias": 3.0}, "extended", {}, "reference"),
-    "lstm chrono": ({"name": "lstm", "options": {"chrono": 320}}, "long", {}, "reference"),
-    "gru": ({"name": "gru"}, "mid", {}, "core"),
-    "resrnn": ({"name": "resrnn"}, "long", {}, "base"),
-    "rnn-attention": ({"name": "rnn-attention"}, "long", {}, "base"),
-    "rnn-tanh xavier": ({"name": "rnn-tanh", "init": "xavier"}, "extended", {}, "reference"),
-    "rnn-tanh orthogonal": ({"name": "rnn-tanh", "init": "orthogonal"}, "extended", {}, "reference"),
-    "rnn-tanh identity": ({"name": "rnn-tanh", "init": "identity"}, "mid", {}, "reference"),
-    "rnn-relu": ({"name": "rnn-relu"}, "mid", {}, "base"),
-    "rnn-leakyrelu": ({"name": "rnn-leakyrelu"}, "mid", {}, "base"),
-    "rnn-prelu": ({"name": "rnn-prelu"}, "mid", {}, "base"),
-    "irnn": ({"name": "irnn"}, "base", {}, "base"),
-    "rnn-tanh clip=0.25": ({"name": "rnn-tanh"}, "base", {"clip": 0.25}, "reference"),
-    "rnn-tanh SGD": ({"name": "rnn-tanh"}, "short", {"optimizer": "sgd", "lr": 0.1}, "reference"),
-    "rnn-tanh SGD clip=0.25": ({"name": "rnn-tanh"}, "short", {"optimizer": "sgd", "lr": 0.1, "clip": 0.25},
-                               "reference"),
-    "rnn-sigmoid": ({"name": "rnn-sigmoid"}, "short", {}, "base"),
-    "rnn-tanh 1 layer": ({"name": "rnn-tanh"}, "short", {}, "base"),
-    "rnn-tanh 2 layers": ({"name": "rnn-tanh", "layers": 2}, "short", {}, "base"),
-    "rnn-tanh 4 layers": ({"name": "rnn-tanh", "layers": 4}, "short", {}, "base"),
-    "rnn-sigmoid 2 layers": ({"name": "rnn-sigmoid", "layers": 2}, "short", {}, "base"),
-}
-
-
 def arm(context: Context, label: str, task: str = TASK) -> Arm:
-    """The catalogued arm `label` under this context's profile."""
-    if label not in CATALOG:
-        raise ValueError(f"arm must be one of {sorted(CATALOG)}, got {label!r}")
-    fields, ladder, overrides, tier = CATALOG[label]
-    budget = context.budget
-    gaps = {TASK: budget.ladder(ladder), "adding": budget.adding_ladder, "copy": budget.copy_ladder}
+    """The catalogued arm `label` (suite.catalogue) on its gap ladder under this context's profile."""
+    if label not in trained():
+        raise ValueError(f"arm must be one of the trained arms {sorted(trained())}, got {label!r}")
+    entry = CATALOG[label]
+    fields, budget = entry.fields, context.budget
+    gaps = {TASK: budget.ladder(entry.ladder), "adding": budget.adding_ladder, "copy": budget.copy_ladder}
     if task not in gaps:
         raise ValueError(f"task must be one of {sorted(gaps)}, got {task!r}")
-    train = replace(budget.train, **{"lr": learning_rate(fields["name"]), **overrides})
+    train = replace(budget.train, **{"lr": learning_rate(fields["name"]), **entry.overrides})
     return Arm(label, task, ArchSpec(hidden=budget.hidden, **fields), train, tuple(gaps[task]),
-               n_seeds=budget.seeds_for(tier), task_options=tuple(LADDER_TASK_OPTIONS.get(task, {}).items()))
+               n_seeds=budget.seeds_for(entry.tier), task_options=tuple(LADDER_TASK_OPTIONS.get(task, {}).items()))
 
 
 # M2's vanishing half under plain SGD as well as Adam: Adam divides each step by a running gradient

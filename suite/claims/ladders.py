@@ -51,11 +51,11 @@ from ..store import Store
 from ..survival import KaplanMeier, kaplan_meier
 from ..sweep import ensure_runs, load_results
 from .base import Context
+from .compare import ALPHA, Comparison, compare
 
 CRITICAL_FRACTION = 0.8   # a gap is "solved" by an arm when >= 80 % of its seeds solve it
 PLATEAU_FRACTION = 0.9    # a run has left the plateau once eval loss < 90 % of the baseline
 DIVERGED_SPIKE = 1e6      # loss_spike of a run that diverged (finite, so the tests can rank it)
-ALPHA = 0.05              # the level at which a claim's own test counts as significant
 
 
 # -- arms and their runs -----------------------------------------------------------------------
@@ -323,53 +323,13 @@ def cell_of(arm: Arm, gap: int, runs: list[RunResult]) -> GapOutcome:
 
 # -- comparisons ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ReachComparison:
-    """Arm a against arm b on per-seed reach: one-sided Mann-Whitney both ways."""
-
-    a: str
-    b: str
-    reach_a: tuple[int, ...]
-    reach_b: tuple[int, ...]
-    greater: stats.TestOutcome      # H1: a reaches longer gaps than b
-    less: stats.TestOutcome         # H1: b reaches longer gaps than a
-    critical_a: tuple
-    critical_b: tuple
-
-    @property
-    def direction(self) -> str:
-        """'greater', 'less' or 'none' at level ALPHA (the two one-sided tests cannot both hold)."""
-        if self.greater.p_value < ALPHA:
-            return "greater"
-        if self.less.p_value < ALPHA:
-            return "less"
-        return "none"
-
-    def row(self) -> dict:
-        return {
-            "a": self.a, "b": self.b,
-            "median_reach_a": float(np.median(self.reach_a)),
-            "median_reach_b": float(np.median(self.reach_b)),
-            "critical_a": self.critical_a[0], "critical_b": self.critical_b[0],
-            "p_greater": round(self.greater.p_value, 5), "p_less": round(self.less.p_value, 5),
-            "effect_P(a>b)": round(self.greater.effect_size, 3),
-            "effect_ci": [round(x, 3) for x in self.greater.effect_ci],
-            "direction": self.direction,
-        }
-
-
-def compare(a: ArmOutcome, b: ArmOutcome) -> ReachComparison:
+def compare_reach(a: ArmOutcome, b: ArmOutcome) -> Comparison:
     """Reach of a vs reach of b over the gaps both ladders share (a longer ladder must not count)."""
     common = tuple(g for g in a.arm.gaps if g in b.arm.gaps)
     if not common:
         raise ValueError(f"arms {a.arm.label!r} and {b.arm.label!r} share no ladder gap")
-    ra, rb = a.reach(common), b.reach(common)
-    return ReachComparison(
-        a.arm.label, b.arm.label, tuple(ra), tuple(rb),
-        stats.mann_whitney_greater(ra, rb),
-        stats.mann_whitney_greater(rb, ra),
-        a.critical(), b.critical(),
-    )
+    return compare(a.arm.label, b.arm.label, a.reach(common), b.reach(common), "reach",
+                   critical_arm=a.critical()[0], critical_reference=b.critical()[0])
 
 
 def critical_table(arm_outcomes) -> list[dict]:
@@ -381,8 +341,8 @@ def success_table(arm_outcomes) -> list[dict]:
 
 
 __all__ = [
-    "ALPHA", "Arm", "ArmOutcome", "CRITICAL_FRACTION", "GapOutcome", "ReachComparison", "PLATEAU_FRACTION",
-    "all_specs", "cell_of", "censored_steps", "compare", "critical_table", "critical_text",
+    "ALPHA", "Arm", "ArmOutcome", "CRITICAL_FRACTION", "GapOutcome", "PLATEAU_FRACTION",
+    "all_specs", "cell_of", "censored_steps", "compare_reach", "critical_table", "critical_text",
     "fetch", "outcome_score", "outcomes", "plateau_length", "read_at", "seed_reach",
     "success_table",
 ]

@@ -19,6 +19,7 @@ import numpy as np
 from .. import stats, survival
 from .arms import arm, settings
 from .base import Claim, Context, Verdict, verdict_of_halves
+from .compare import decided_by
 from .ladders import (
     ALPHA,
     PLATEAU_FRACTION,
@@ -329,8 +330,7 @@ def analyse_l6(context: Context) -> Verdict:
                   "or budget x (1 + final loss / memoryless loss) if unsolved; mean over the ladder)",
         value=main.effect_size, ci=main.effect_ci, n=sum(main.n),
         n_counts=f"seeds of the deepest {key} stack plus seeds of the one-layer one",
-        test=main.test + "; per family, deepest vs one layer, equal width",
-        p_value=main.p_value, effect_size=main.effect_size, effect_ci=main.effect_ci,
+        **decided_by(main, main.test + "; per family, deepest vs one layer, equal width"),
         conditions=cond + f". Per family: {details}",
         settings=settings(context, *arms),
         tables={"depth": rows, "success_vs_gap": succ, "critical_gaps": crit},

@@ -18,6 +18,7 @@ Every decay rate is the OLS slope of the batch-mean log10 gradient norm over k =
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -32,11 +33,10 @@ from ..probes import (
     probe_batch,
 )
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
-from ..stats import mann_whitney_greater
 from ..train import STACKED_TRAINER, run, run_batch, trainer_of
 from .base import Verdict
+from .compare import ALPHA, Comparison, compare
 
-ALPHA = 0.05
 RATE_RATIO = 0.5
 FLAT_DECADES = 1.0
 
@@ -99,15 +99,15 @@ def saliency_row(model, probe_task: TaskSpec, seed: int, *, batch: int, device: 
             "tail_slope": tail.slope, "tail_slope_ci": list(tail.ci)}
 
 
-def compare_rates(arm: list[float], reference: list[float]) -> dict:
-    """Does `arm` decay at most RATE_RATIO times as fast as `reference`, significantly?"""
-    test = mann_whitney_greater(arm, reference)
-    ref_median, arm_median = float(np.median(reference)), float(np.median(arm))
-    ratio = arm_median / ref_median if ref_median < 0 else math.nan
-    carries = bool(test.p_value < ALPHA and ratio <= RATE_RATIO)
-    return {"median_rate": arm_median, "reference_median_rate": ref_median, "rate_ratio": ratio,
-            "p_value": test.p_value, "effect_size": test.effect_size, "effect_ci": list(test.effect_ci),
-            "test": test.test, "carries_further": carries}
+def compare_rates(arm: str, reference: str, arms: dict[str, list[dict]], key: str = "slope") -> Comparison:
+    """Does `arm` carry the gradient further than `reference`: significantly flatter decay rates
+    *and* a median rate at most RATE_RATIO times the reference's (the row's `carries_further`)?"""
+    c = compare(arm, reference, [r[key] for r in arms[arm]], [r[key] for r in arms[reference]],
+                "decay rate (decades per step)")
+    ref_median = float(np.median(c.reference_values))
+    ratio = float(np.median(c.arm_values)) / ref_median if ref_median < 0 else math.nan
+    carries = bool(c.greater.p_value < ALPHA and ratio <= RATE_RATIO)
+    return replace(c, notes={"rate_ratio": ratio, "carries_further": carries})
 
 
 def summarise_arm(rows: list[dict], key: str = "slope") -> dict:
@@ -122,7 +122,11 @@ def public(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
 
-def verdict(claim_id: str, word: str, **fields) -> Verdict:
-    """A mechanism verdict; its n counts initialisations (seeds) unless the claim says otherwise."""
+def verdict(claim_id: str, word: str, per_seed=None, **fields) -> Verdict:
+    """A mechanism verdict. With `per_seed` (one number per initialisation) its value is their mean
+    with the 95 % t interval and n the seeds; n counts initialisations unless the claim says otherwise."""
+    if per_seed is not None:
+        mean, ci = mean_ci(per_seed)
+        fields |= {"value": mean, "ci": tuple(ci), "n": len(per_seed)}
     fields.setdefault("n_counts", "initialisations (seeds), each probed on one batch of sequences")
     return Verdict(claim_id=claim_id, verdict=word, **fields)

@@ -29,6 +29,7 @@ from ..probes import (
 from ..specs import ArchSpec, TaskSpec, derive_seed
 from ..stats import linear_fit, sign_test_greater
 from .base import Claim, Context, graded
+from .compare import decided_by
 from .mechanism_common import ALPHA, profile_row, public, summarise_arm, verdict
 
 R2_MIN = 0.9  # a log-linear fit this good is called exponential
@@ -87,11 +88,9 @@ def analyse_g1(ctx: Context):
     else:
         word = "inconclusive"
     return verdict(
-        "G1", word,
+        "G1", word, slopes,
         statistic="decay rate of log10 ||dL/dh_(T-k)|| (decades per step), mean over seeds",
-        value=mean, ci=tuple(ci), n=len(seeds),
-        test="one-sided sign test, H1: per-seed decay rates < 0", p_value=sign.p_value,
-        effect_size=sign.effect_size, effect_ci=sign.effect_ci,
+        **decided_by(sign, "one-sided sign test, H1: per-seed decay rates < 0"),
         conditions=(
             f"rnn-tanh, PyTorch default init, hidden {cfg['hidden']}, T = {cfg['gap'] + 20} (copy inputs), "
             f"probe loss u . h_T; every seed's log-linear fit has r2 >= {R2_MIN}: {exponential} "
@@ -185,7 +184,6 @@ def analyse_g2(ctx: Context):
         diffs.append(pair["rnn-tanh"]["slope"] - pair["rnn-sigmoid"]["slope"])
     sign = sign_test_greater(diffs)  # H1: sigmoid's decay is steeper (tanh slope - sigmoid slope > 0)
     reverse = sign_test_greater([-d for d in diffs])
-    mean_diff, ci = mean_ci([-d for d in diffs])
     split = {act: _split_summary([r for r in split_rows if r["arm"] == act]) for act in ("rnn-tanh", "rnn-sigmoid")}
     cause = {act: part["cause"] for act, part in split.items()}
 
@@ -219,11 +217,9 @@ def analyse_g2(ctx: Context):
         word = "conditional"
     t, sg = split["rnn-tanh"], split["rnn-sigmoid"]
     return verdict(
-        "G2", word,
+        "G2", word, [-d for d in diffs],
         statistic="sigmoid minus tanh decay rate (decades per step), paired by identical weights",
-        value=mean_diff, ci=tuple(ci), n=len(seeds),
-        test="one-sided sign test on paired differences, H1: sigmoid decays faster",
-        p_value=sign.p_value, effect_size=sign.effect_size, effect_ci=sign.effect_ci,
+        **decided_by(sign, "one-sided sign test on paired differences, H1: sigmoid decays faster"),
         conditions=(
             f"Vanilla RNNs at PyTorch default init, hidden {cfg['hidden']}, T = {cfg['gap'] + 20}; the "
             f"bound gamma * sigma_max(W_hh) (gamma 1 for tanh, 1/4 for sigmoid) held on all "
@@ -307,17 +303,15 @@ def analyse_g3(ctx: Context):
         rate_slopes.append(linear_fit(cfg["layers"], rates).slope)
     depth = sign_test_greater([-s for s in depth_slopes])  # H1: fewer decades at k = 0 per layer
     early = sign_test_greater([-s for s in early_slopes])  # H1: fewer decades at k = T per layer
-    mean_early, ci = mean_ci(early_slopes)
+    mean_early = float(np.mean(early_slopes))
     mean_depth, depth_ci = mean_ci(depth_slopes)
     both = depth.p_value < ALPHA and early.p_value < ALPHA
     either = depth.p_value < ALPHA or early.p_value < ALPHA
     word = graded(both, either)
     return verdict(
-        "G3", word,
+        "G3", word, early_slopes,
         statistic="change per added layer of log10 ||dL/dh^(1)_0|| (first layer, earliest step), decades",
-        value=mean_early, ci=tuple(ci), n=len(seeds),
-        test="one-sided sign test over seeds, H1: the per-layer change is negative",
-        p_value=early.p_value, effect_size=early.effect_size, effect_ci=early.effect_ci,
+        **decided_by(early, "one-sided sign test over seeds, H1: the per-layer change is negative"),
         conditions=(
             f"Stacked rnn-tanh, {list(cfg['layers'])} layers, default init, hidden {cfg['hidden']}, "
             f"T = {cfg['gap'] + 20}. Along depth at the last step (k = 0) each layer costs "

@@ -14,10 +14,11 @@ import torch
 
 from ..labels import arm_label
 from ..mitigations import clip_gradients
-from ..probes import build_model, mean_ci, probe_batch
+from ..probes import build_model, probe_batch
 from ..specs import ArchSpec, TaskSpec, TrainSpec
 from ..stats import fisher_greater, sign_test_greater
 from .base import Claim, Context, graded, verdict_of_halves
+from .compare import decided_by
 from .mechanism_common import (
     ALPHA,
     RATE_RATIO,
@@ -36,14 +37,6 @@ def _arms(ctx: Context, archs: list[ArchSpec], task: TaskSpec, cfg: dict) -> dic
             for a in archs}
 
 
-def _comparisons(arms: dict, pairs: list[tuple[str, str]]) -> list[dict]:
-    out = []
-    for arm, ref in pairs:
-        result = compare_rates([r["slope"] for r in arms[arm]], [r["slope"] for r in arms[ref]])
-        out.append({"arm": arm, "reference": ref, **result})
-    return out
-
-
 # ---------------------------------------------------------------------------------------------- G4
 
 RELU_FAMILY = ("rnn-relu", "rnn-leakyrelu", "rnn-prelu")
@@ -59,23 +52,20 @@ def analyse_g4(ctx: Context):
     exploding = ArchSpec("rnn-relu", hidden=h, init="identity", init_gain=cfg["explode_gain"])
     arms = _arms(ctx, [reference, *defaults, *identities, exploding], task, cfg)
     ref = arm_label(reference)
-    at_default = _comparisons(arms, [(arm_label(a), ref) for a in defaults])
-    at_identity = _comparisons(arms, [(arm_label(a), ref) for a in identities])
+    at_default = [compare_rates(arm_label(a), ref, arms) for a in defaults]
+    at_identity = [compare_rates(arm_label(a), ref, arms) for a in identities]
     grows = sign_test_greater([r["slope"] for r in arms[arm_label(exploding)]])  # H1: slope > 0
-    default_ok = all(c["carries_further"] for c in at_default)
-    identity_ok = all(c["carries_further"] for c in at_identity)
+    default_ok = all(c.notes["carries_further"] for c in at_default)
+    identity_ok = all(c.notes["carries_further"] for c in at_identity)
     word = graded(default_ok, identity_ok)
     relu = arms[arm_label(defaults[0])]
-    mean, ci = mean_ci([r["slope"] for r in relu])
-    first = at_default[0]
-    ratios_default = ", ".join(f"{c['rate_ratio']:.2f}" for c in at_default)
-    ratios_identity = ", ".join(f"{c['rate_ratio']:.3f}" for c in at_identity)
+    ratios_default = ", ".join(f"{c.notes['rate_ratio']:.2f}" for c in at_default)
+    ratios_identity = ", ".join(f"{c.notes['rate_ratio']:.3f}" for c in at_identity)
     return verdict(
-        "G4", word,
+        "G4", word, [r["slope"] for r in relu],
         statistic="rnn-relu decay rate at PyTorch default init (decades per step), mean over seeds",
-        value=mean, ci=tuple(ci), n=cfg["seeds"],
-        test="one-sided Mann-Whitney U, H1: rnn-relu's decay rates exceed (are flatter than) rnn-tanh's",
-        p_value=first["p_value"], effect_size=first["effect_size"], effect_ci=tuple(first["effect_ci"]),
+        **at_default[0].decides("one-sided Mann-Whitney U, H1: rnn-relu's decay rates exceed (are flatter "
+                                "than) rnn-tanh's"),
         conditions=(
             f"At PyTorch default init the ReLU family decays {ratios_default} "
             f"times as fast as tanh (relu, leakyrelu, prelu): no better, because half the units are off "
@@ -89,7 +79,7 @@ def analyse_g4(ctx: Context):
                   "alpha": ALPHA},
         tables={"per_seed": public([r for rows in arms.values() for r in rows]),
                 "summary": [summarise_arm(rows) for rows in arms.values()],
-                "comparisons": at_default + at_identity},
+                "comparisons": [c.row() for c in at_default + at_identity]},
     )
 
 
@@ -104,23 +94,21 @@ def analyse_g5(ctx: Context):
     arms = _arms(ctx, tanh + sigmoid, task, cfg)
     pairs = [(arm_label(a), arm_label(tanh[0])) for a in tanh[1:]]
     pairs.append((arm_label(sigmoid[1]), arm_label(sigmoid[0])))
-    comparisons = _comparisons(arms, pairs)
-    xavier = [c for c in comparisons if "xavier" in c["arm"]]
-    helped = [c["carries_further"] for c in xavier]
+    comparisons = [compare_rates(arm, ref, arms) for arm, ref in pairs]
+    xavier = [c for c in comparisons if "xavier" in c.arm]
+    helped = [c.notes["carries_further"] for c in xavier]
     word = graded(all(helped), any(helped))
     tanh_xavier = arms[arm_label(tanh[1])]
-    mean, ci = mean_ci([r["slope"] for r in tanh_xavier])
+    mean = float(np.mean([r["slope"] for r in tanh_xavier]))
     return verdict(
-        "G5", word,
+        "G5", word, [r["slope"] for r in tanh_xavier],
         statistic="rnn-tanh decay rate with Xavier init (decades per step), mean over seeds",
-        value=mean, ci=tuple(ci), n=cfg["seeds"],
-        test="one-sided Mann-Whitney U, H1: Xavier's decay rates exceed (are flatter than) default init's",
-        p_value=xavier[0]["p_value"], effect_size=xavier[0]["effect_size"],
-        effect_ci=tuple(xavier[0]["effect_ci"]),
+        **xavier[0].decides("one-sided Mann-Whitney U, H1: Xavier's decay rates exceed (are flatter than) "
+                            "default init's"),
         conditions=(
-            f"Decay rate relative to PyTorch's default init: tanh xavier {comparisons[0]['rate_ratio']:.3f}, "
-            f"orthogonal {comparisons[1]['rate_ratio']:.3f}, identity {comparisons[2]['rate_ratio']:.3f}; "
-            f"sigmoid xavier {comparisons[3]['rate_ratio']:.3f}. Xavier puts a square W_hh at spectral "
+            "Decay rate relative to PyTorch's default init: tanh xavier {:.3f}, orthogonal {:.3f}, "
+            "identity {:.3f}; sigmoid xavier {:.3f}. ".format(*(c.notes["rate_ratio"] for c in comparisons))
+            + "Xavier puts a square W_hh at spectral "
             "radius ~1 (PyTorch's default: ~0.58): that nearly removes the decay for tanh (derivative "
             "<= 1) but not for sigmoid (derivative <= 1/4), and even for tanh the gradient still decays "
             f"(mean {mean:.4f} decades/step). Initialisation helps only together with the activation."
@@ -128,7 +116,8 @@ def analyse_g5(ctx: Context):
         settings={"hidden": h, "task": "copy", "gap": cfg["gap"], "seeds": ctx.seeds(cfg["seeds"]),
                   "probe_batch": cfg["batch"], "rate_ratio_max": RATE_RATIO, "alpha": ALPHA},
         tables={"per_seed": public([r for rows in arms.values() for r in rows]),
-                "summary": [summarise_arm(rows) for rows in arms.values()], "comparisons": comparisons},
+                "summary": [summarise_arm(rows) for rows in arms.values()],
+                "comparisons": [c.row() for c in comparisons]},
     )
 
 
@@ -232,8 +221,8 @@ def analyse_g6(ctx: Context):
         "G6", word,
         statistic="largest relative deviation of norm-clipped gradient components from one common factor",
         value=worst, ci=None, n=len(seeds),
-        test="exploding half: one-sided Fisher exact test, H1: more runs diverge without clipping",
-        p_value=fisher.p_value, effect_size=fisher.effect_size, effect_ci=fisher.effect_ci,
+        **decided_by(fisher, "exploding half: one-sided Fisher exact test, H1: more runs diverge without "
+                             "clipping"),
         conditions=(
             f"Vanishing half (rnn-tanh default init, delayed_recall gap {cfg['gap']}): the early half of "
             f"the sequence contributes 10^{np.mean([r['log10_early_late'] for r in vanishing]):.1f} of the "

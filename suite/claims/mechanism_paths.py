@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..labels import arm_label
-from ..probes import build_model, mean_ci
+from ..probes import build_model
 from ..specs import ArchSpec, RunSpec, TaskSpec, TrainSpec
-from ..stats import mann_whitney_greater, sign_test_greater
+from ..stats import sign_test_greater
 from .base import Claim, Context, graded
+from .compare import compare, decided_by
 from .mechanism_common import (
     ALPHA,
     FLAT_DECADES,
@@ -59,32 +60,22 @@ def analyse_g7(ctx: Context):
         for row in arms[label]:
             row["solved"] = row["training"]["solved"]
     ref = arm_label(tanh)
-    comparisons = []
-    for label, rows in arms.items():
-        if label == ref:
-            continue
-        used = [r for r in rows if r.get("solved", True)]
-        entry = {"arm": label, "reference": ref, "n": len(used)}
-        if label in trained.values():
-            entry["solved"] = f"{len(used)}/{len(rows)}"
-        if len(used) >= (MIN_SOLVED if label in trained.values() else 1):
-            entry |= compare_rates([r["slope"] for r in used], [r["slope"] for r in arms[ref]])
-        else:
-            entry |= {"carries_further": False, "note": f"fewer than {MIN_SOLVED} seeds solved: not compared"}
-        comparisons.append(entry)
-    by_arm = {c["arm"]: c for c in comparisons}
-    carries = {label: c["carries_further"] for label, c in by_arm.items()}
+    solved = {label: [r for r in rows if r.get("solved", True)] for label, rows in arms.items()}
+    by_arm = {label: compare_rates(label, ref, solved) for label in arms
+              if label != ref and len(solved[label]) >= (MIN_SOLVED if label in trained.values() else 1)}
+    comparisons = [by_arm[label].row() if label in by_arm else
+                   {"arm": label, "reference": ref, "n": f"{len(solved[label])} solved of {len(arms[label])}",
+                    "note": f"fewer than {MIN_SOLVED} seeds solved: not compared"}
+                   for label in arms if label != ref]
+    carries = {label: label in by_arm and by_arm[label].notes["carries_further"] for label in arms}
     at_default = carries[arm_label(lstm)] and carries[arm_label(gru)]
     fixed = carries[arm_label(lstm_fb)] or carries[trained["lstm"]] or carries[trained["gru"]]
     word = graded(at_default, fixed)
     learned = [_trained_vs_init(arms[init], arms[label]) for init, label in trained.items()]
     default = arms[arm_label(lstm)]
-    mean, ci = mean_ci([r["slope"] for r in default])
-    lstm_c = by_arm[arm_label(lstm)]
 
     def ratio(label):
-        c = by_arm[label]
-        return f"{c['rate_ratio']:.2f}" if "rate_ratio" in c else "not compared"
+        return f"{by_arm[label].notes['rate_ratio']:.2f}" if label in by_arm else "not compared"
 
     def after(row):
         if row["median_trained"] is None:
@@ -95,11 +86,11 @@ def analyse_g7(ctx: Context):
 
     tanh_learned = carries[trained["rnn-tanh"]]
     return verdict(
-        "G7", word,
+        "G7", word, [r["slope"] for r in default],
         statistic="LSTM decay rate at PyTorch default init (decades per step), mean over seeds",
-        value=mean, ci=tuple(ci), n=len(seeds), n_counts="initialisations (seeds) per arm, LSTM and rnn-tanh alike",
-        test="one-sided Mann-Whitney U, H1: LSTM's decay rates exceed (are flatter than) rnn-tanh's",
-        p_value=lstm_c["p_value"], effect_size=lstm_c["effect_size"], effect_ci=tuple(lstm_c["effect_ci"]),
+        n_counts="initialisations (seeds) per arm, LSTM and rnn-tanh alike",
+        **by_arm[arm_label(lstm)].decides("one-sided Mann-Whitney U, H1: LSTM's decay rates exceed (are "
+                                          "flatter than) rnn-tanh's"),
         conditions=(
             f"Decay rate relative to rnn-tanh at init (hidden {h}, delayed_recall inputs, T = "
             f"{cfg['gap'] + 2}): LSTM default {ratio(arm_label(lstm))}, GRU default {ratio(arm_label(gru))} "
@@ -149,21 +140,15 @@ def analyse_g8(ctx: Context):
     arms = {arm_label(a): [profile_row(a, task, s, batch=cfg["batch"], device=ctx.device) for s in seeds]
             for a in archs}
     ref = arm_label(archs[0])
-    comparisons = [{"arm": label, "reference": ref,
-                    **compare_rates([r["slope"] for r in arms[label]], [r["slope"] for r in arms[ref]])}
-                   for label in arms if label != ref]
-    carried = [c["carries_further"] for c in comparisons]
+    comparisons = [compare_rates(label, ref, arms) for label in arms if label != ref]
+    carried = [c.notes["carries_further"] for c in comparisons]
     word = graded(all(carried), any(carried))
-    first = arms[comparisons[0]["arm"]]
-    mean, ci = mean_ci([r["slope"] for r in first])
-    growth = [summarise_arm(arms[c["arm"]])["mean"] for c in comparisons]
+    growth = [summarise_arm(arms[c.arm])["mean"] for c in comparisons]
     return verdict(
-        "G8", word,
+        "G8", word, comparisons[0].arm_values,
         statistic="resrnn (skip 1) decay rate (decades per step), mean over seeds",
-        value=mean, ci=tuple(ci), n=len(seeds),
-        test="one-sided Mann-Whitney U, H1: resrnn's decay rates exceed (are flatter than) rnn-tanh's",
-        p_value=comparisons[0]["p_value"], effect_size=comparisons[0]["effect_size"],
-        effect_ci=tuple(comparisons[0]["effect_ci"]),
+        **comparisons[0].decides("one-sided Mann-Whitney U, H1: resrnn's decay rates exceed (are flatter "
+                                 "than) rnn-tanh's"),
         conditions=(
             f"tanh cell with a k-step identity skip in time, k in {list(cfg['skips'])}, default init, "
             f"hidden {cfg['hidden']}, T = {cfg['gap'] + 20}: mean rates "
@@ -176,7 +161,8 @@ def analyse_g8(ctx: Context):
                   "probe_batch": cfg["batch"], "skips": list(cfg["skips"]), "rate_ratio_max": RATE_RATIO,
                   "alpha": ALPHA},
         tables={"per_seed": public([r for rows in arms.values() for r in rows]),
-                "summary": [summarise_arm(rows) for rows in arms.values()], "comparisons": comparisons},
+                "summary": [summarise_arm(rows) for rows in arms.values()],
+                "comparisons": [c.row() for c in comparisons]},
     )
 
 
@@ -195,18 +181,17 @@ def analyse_g9(ctx: Context):
         arms[name] = [saliency_row(build_model(arch, task, s, ctx.device), task, s, batch=cfg["batch"],
                                    device=ctx.device, label=name, tail_from=TAIL_FROM) for s in seeds]
     attention, tanh = arms["rnn-attention"], arms["rnn-tanh"]
-    test = mann_whitney_greater([r["tail_slope"] for r in attention], [r["tail_slope"] for r in tanh])
+    test = compare("rnn-attention", "rnn-tanh", [r["tail_slope"] for r in attention],
+                   [r["tail_slope"] for r in tanh], f"saliency slope over k >= {TAIL_FROM}")
     flat = all(abs(r["tail_drop_decades"]) < FLAT_DECADES for r in attention)
-    significant = test.p_value < ALPHA
+    significant = test.direction == "greater"
     word = graded(flat and significant, significant)
-    mean, ci = mean_ci([r["tail_slope"] for r in attention])
     share = np.mean([r[f"log10_k{TAIL_FROM}"] - r["peak_log10"] for r in attention])
     return verdict(
-        "G9", word,
+        "G9", word, [r["tail_slope"] for r in attention],
         statistic=f"slope of log10 ||dy_T/dx_(T-k)|| over k >= {TAIL_FROM} with attention (decades per step)",
-        value=mean, ci=tuple(ci), n=len(seeds),
-        test="one-sided Mann-Whitney U, H1: attention's saliency slopes exceed (are flatter than) rnn-tanh's",
-        p_value=test.p_value, effect_size=test.effect_size, effect_ci=test.effect_ci,
+        **test.decides("one-sided Mann-Whitney U, H1: attention's saliency slopes exceed (are flatter than) "
+                       "rnn-tanh's"),
         conditions=(
             f"At init, hidden {cfg['hidden']}, T = {cfg['gap'] + 20}: with the attention readout the "
             f"saliency of x_(T-k) changes by less than {FLAT_DECADES:g} decade from k = {TAIL_FROM} to "
@@ -220,7 +205,7 @@ def analyse_g9(ctx: Context):
         settings={"hidden": cfg["hidden"], "task": "copy", "gap": cfg["gap"], "seeds": seeds,
                   "probe_batch": cfg["batch"], "tail": f"k = {TAIL_FROM}..T-1", "flat_decades": FLAT_DECADES,
                   "alpha": ALPHA},
-        tables={"per_seed": attention + tanh},
+        tables={"per_seed": attention + tanh, "comparisons": [test.row()]},
     )
 
 
@@ -246,16 +231,13 @@ def analyse_l5(ctx: Context):
     holds = {when: t.p_value < ALPHA for when, t in tests.items()}
     word = graded(all(holds.values()), any(holds.values()))
     horizons = [r["memory_horizon"] for r in rows["trained"]]
-    mean, ci = mean_ci(horizons)
     relevant = {when: np.mean([r["log10_kmax"] - r["peak_log10"] for r in rs]) for when, rs in rows.items()}
     t = tests["trained"]
     return verdict(
-        "L5", word,
+        "L5", word, horizons,
         statistic="memory horizon of rnn-tanh after training (steps; saliency >= 1 % of its peak)",
-        value=mean, ci=tuple(ci), n=len(seeds),
         n_counts="rnn-tanh networks (seeds), each probed before and after training",
-        test=f"one-sided sign test, H1: the horizon is shorter than the lag the task needs ({needed})",
-        p_value=t.p_value, effect_size=t.effect_size, effect_ci=t.effect_ci,
+        **decided_by(t, f"one-sided sign test, H1: the horizon is shorter than the lag the task needs ({needed})"),
         conditions=(
             f"rnn-tanh, hidden {cfg['hidden']}, delayed_recall gap {cfg['gap']} (the symbol sits {needed} "
             f"steps before the output): horizon at init "

@@ -21,7 +21,8 @@ import numpy as np
 from .. import stats
 from .arms import arm, exploding_arms, settings
 from .base import Claim, Context, Verdict, verdict_of_halves
-from .ladders import ALPHA, all_specs, compare, critical_table, outcomes, success_table
+from .compare import compare
+from .ladders import ALPHA, all_specs, compare_reach, critical_table, outcomes, success_table
 
 BASE = "rnn-tanh"
 #: Xavier and orthogonal decide M1 (spectral radius near 1); identity with tanh is reported: its
@@ -79,20 +80,16 @@ def _verdict(claim_id, verdict, cond, main, context, arms, outs, comparisons, ex
     tables = _tables(outs, comparisons) | (extra or {})
     return Verdict(
         claim_id=claim_id, verdict=verdict,
-        statistic=f"P(reach of {main.a} > reach of {main.b}) (reach: longest ladder gap a seed "
+        statistic=f"P(reach of {main.arm} > reach of {main.reference}) (reach: longest ladder gap a seed "
                   f"solves with all shorter gaps solved)",
-        value=main.greater.effect_size, ci=main.greater.effect_ci,
-        n=len(main.reach_a) + len(main.reach_b), n_counts=f"seeds of {main.a} plus seeds of {main.b}",
-        test=main.greater.test,
-        p_value=main.greater.p_value, effect_size=main.greater.effect_size,
-        effect_ci=main.greater.effect_ci, conditions=cond, settings=settings(context, *arms),
-        tables=tables,
+        value=main.greater.effect_size, ci=main.greater.effect_ci, n=main.n, n_counts=main.n_counts,
+        **main.decides(), conditions=cond, settings=settings(context, *arms), tables=tables,
     )
 
 
 def _split(comparisons):
-    up = [c.a for c in comparisons if c.direction == "greater"]
-    down = [c.a for c in comparisons if c.direction == "less"]
+    up = [c.arm for c in comparisons if c.direction == "greater"]
+    down = [c.arm for c in comparisons if c.direction == "less"]
     return up, down
 
 
@@ -107,11 +104,11 @@ def _family(claim_id: str, decisive, reported, needed, context: Context) -> Verd
     """Over the `decisive` arms: supported if every one raises reach, conditional if the `needed`
     ones do and some others do not. `reported` arms are compared and tabled, not decided on."""
     outs, arms = _outcomes(context, claim_id)
-    comps = [compare(outs[label], outs[BASE]) for label in decisive + reported]
+    comps = [compare_reach(outs[label], outs[BASE]) for label in decisive + reported]
     decided = comps[: len(decisive)]
     up, down = _split(decided)
     crit = {label: outs[label].critical_row()["bracket"] for label in (BASE,) + tuple(decisive + reported)}
-    side = "; ".join(f"{c.a} (reported only): P(reach > rnn-tanh's) = {c.greater.effect_size:.2f}, "
+    side = "; ".join(f"{c.arm} (reported only): P(reach > rnn-tanh's) = {c.greater.effect_size:.2f}, "
                      f"p = {c.greater.p_value:.3g}" for c in comps[len(decisive):])
     if len(up) == len(decisive):
         verdict, cond = "supported", "every arm tested raises the reach of rnn-tanh"
@@ -152,7 +149,8 @@ def _vanishing_half(pairs: dict) -> tuple[str, dict]:
 
 def analyse_m2(context: Context) -> Verdict:
     outs, arms = _outcomes(context, "M2")
-    pairs = {"Adam": compare(outs[CLIPPED], outs[BASE]), "SGD": compare(outs[SGD_PAIR[1]], outs[SGD_PAIR[0]])}
+    pairs = {"Adam": compare_reach(outs[CLIPPED], outs[BASE]),
+             "SGD": compare_reach(outs[SGD_PAIR[1]], outs[SGD_PAIR[0]])}
     vanishing_half, adjusted = _vanishing_half(pairs)
     plain, clipped = exploding_arms(context)
     ex = outcomes(context, [plain, clipped])
@@ -192,7 +190,7 @@ def analyse_m2(context: Context) -> Verdict:
                   f"gap {plain.gaps[0]}, paired seeds)",
         value=solves.effect_size, ci=solves.effect_ci, n=cc.n + cp.n,
         n_counts="seeds of the exploding arm with clipping plus without (paired)", test=solves.test,
-        p_value=solves.p_value, effect_size=adam.greater.effect_size, effect_ci=adam.greater.effect_ci,
+        p_value=solves.p_value, effect_size=adam.greater.effect_size, effect_ci=tuple(adam.greater.effect_ci),
         conditions=cond + "; effect_size = P(reach with clip > without) in the vanishing regime under Adam",
         settings=settings(context, *arms, plain, clipped), tables=_tables(outs, list(pairs.values())) | extra,
     )
@@ -202,7 +200,7 @@ def analyse_m2(context: Context) -> Verdict:
 
 def _single(claim_id: str, label: str, context: Context) -> Verdict:
     outs, arms = _outcomes(context, claim_id)
-    comp = compare(outs[label], outs[BASE])
+    comp = compare_reach(outs[label], outs[BASE])
     crit = {x: outs[x].critical_row()["bracket"] for x in (BASE, label)}
     verdict = {"greater": "supported", "less": "refuted", "none": "inconclusive"}[comp.direction]
     cond = f"critical gaps {crit}"
@@ -229,7 +227,7 @@ def analyse_m5(context: Context) -> Verdict:
     """Each LSTM init's reach against 4x rnn-tanh's, both ways (one-sided Mann-Whitney), with Holm's
     correction over all 2 x 4 tests, which together decide the verdict."""
     outs, arms = _outcomes(context, "M5")
-    comps = {label: compare(outs[label], outs[BASE]) for label in LSTMS}
+    comps = {label: compare_reach(outs[label], outs[BASE]) for label in LSTMS}
     # "well beyond" is a distance, not a rung: each LSTM's reach over its own ladder against 4x
     # rnn-tanh's over its own (over the shared gaps only, an arm could never pass 4x a tanh seed
     # that reaches the top shared gap). A reach at the top of a ladder is a lower bound: "above"
@@ -238,9 +236,8 @@ def analyse_m5(context: Context) -> Verdict:
     far = _scaled(outs[BASE].reach(), WELL_BEYOND)
     tests = {}
     for label in LSTMS:
-        own = outs[label].reach()
-        tests[(label, "above")] = stats.mann_whitney_greater(own, far)
-        tests[(label, "below")] = stats.mann_whitney_greater(far, own)
+        c = compare(label, f"{WELL_BEYOND:g}x {BASE}", outs[label].reach(), far, "reach")
+        tests[(label, "above")], tests[(label, "below")] = c.greater, c.less
     adjusted = stats.holm({f"{label} {side}": t.p_value for (label, side), t in tests.items()})
     holm_p = {key: adjusted[f"{key[0]} {key[1]}"] for key in tests}
     beyond = [label for label in LSTMS if holm_p[(label, "above")] < ALPHA]
@@ -287,8 +284,8 @@ def analyse_m7(context: Context) -> Verdict:
     gap is compared on steps to solve at the top shared gap (Holm over those ties)."""
     outs, arms = _outcomes(context, "M7")
     att = outs[ATTENTION]
-    main = compare(att, outs[BASE])
-    rivals = {label: compare(outs[label], att) for label in RIVALS}
+    main = compare_reach(att, outs[BASE])
+    rivals = {label: compare_reach(outs[label], att) for label in RIVALS}
     rival_p = stats.holm({label: comp.greater.p_value for label, comp in rivals.items()})
     beaten_by = [label for label in RIVALS if rival_p[label] < ALPHA or _crit(outs[label]) > _crit(att)]
     ties = []
