@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import partial
+from pathlib import Path
 
 from tasks import Task, make_task
 
@@ -145,6 +146,17 @@ class ArchSpec:
                 raise ValueError("forget_bias and the chrono option both set the LSTM's forget-gate "
                                  "bias: give one of them")
 
+    def identity(self) -> dict:
+        """The fields that name this architecture in keys and seeds. A user cell given by a file
+        path ("/home/me/cells.py:MyCell") is named by its file's name ("cells.py:MyCell"): with its
+        source hash (an option, suite.models.plugins.SOURCE_OPTION) that says which code it is,
+        so that the same cell gets the same keys, seeds and numbers wherever the file lies."""
+        fields = asdict(self)
+        where, colon, obj = self.name.rpartition(":")
+        if colon and where.endswith(".py"):
+            fields["name"] = f"{Path(where).name}:{obj}"
+        return fields
+
 
 @dataclass(frozen=True)
 class TrainSpec:
@@ -194,7 +206,7 @@ class RunSpec:
         return asdict(self)
 
     def canonical_json(self) -> str:
-        return canonical_json({"protocol": PROTOCOL_VERSION, "spec": self.to_dict()})
+        return canonical_json({"protocol": PROTOCOL_VERSION, "spec": self.to_dict() | {"arch": self.arch.identity()}})
 
     @property
     def key(self) -> str:
@@ -207,7 +219,7 @@ class RunSpec:
         return derive_seed("eval-data", self.task)
 
     def init_seed(self) -> int:
-        return derive_seed("init", self.task, self.arch, self.seed)
+        return derive_seed("init", self.task, self.arch.identity(), self.seed)
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:

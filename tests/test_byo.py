@@ -208,6 +208,28 @@ def test_check_runs_are_keyed_by_the_users_source(tmp_path):
     assert make_model(spec, 3, 2, seed=0).num_parameters() > 0  # the option never reaches the cell
 
 
+def test_a_cell_file_gets_the_same_keys_seeds_and_numbers_wherever_it_lies(tmp_path):
+    text = (ROOT / "examples" / "indrnn.py").read_text()
+    for folder in ("here", "there"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "cell.py").write_text(text)
+    (tmp_path / "there" / "other.py").write_text(text + "\n# an edit\n")
+    train = TrainSpec(steps=2, batch_size=2, eval_every=1, eval_size=4)
+
+    def spec(path):
+        source = architecture(f"{path}:IndRNNCell").source
+        arch = ArchSpec(f"{path}:IndRNNCell", hidden=4, options={SOURCE_OPTION: source})
+        return RunSpec(TaskSpec("delayed_recall", 3), arch, train, seed=0)
+
+    here, there = spec(tmp_path / "here" / "cell.py"), spec(tmp_path / "there" / "cell.py")
+    assert here.key == there.key and here.init_seed() == there.init_seed()
+    assert here.to_dict()["arch"]["name"] != there.to_dict()["arch"]["name"]  # the store keeps the real path
+    edited = spec(tmp_path / "there" / "other.py")
+    assert edited.key != here.key  # other code, another key
+    assert RunSpec(TaskSpec("delayed_recall", 3), ArchSpec("gru", hidden=4), train, 0).key == \
+        "3daeb785981d473f30c361c49246de3e76525f68d9387d862f92bdc8838378fc"  # built-ins keep their keys
+
+
 def test_check_catches_the_broken_cell(capsys, tmp_path):
     code = main(["check", "--arch", BROKEN, *TINY, "--no-train", "--baselines", "none",
                  "--store", str(tmp_path / "runs.sqlite")])
