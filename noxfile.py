@@ -67,10 +67,11 @@ def tests(session: nox.Session) -> None:
 
     The regression check compares the verdicts the claim tests computed anyway with
     reports/baseline.json (on a full default run only). Extra args go to pytest."""
-    install(session)
+    install(session, "test,ray")
     verdicts = fresh_verdicts()
+    # VGSUITE_REQUIRE_RAY: the Ray executor's tests run on a real local Ray here, never skip
     session.run("python", "-m", "pytest", "-n", "2", "--dist", "worksteal", *session.posargs,
-                env={"VGSUITE_VERDICTS": verdicts})
+                env={"VGSUITE_VERDICTS": verdicts, "VGSUITE_REQUIRE_RAY": "1"})
     if session.posargs or os.environ.get("VGSUITE_PROFILE", "quick") != "quick" \
             or os.environ.get("VGSUITE_MASTER_SEED", "0") != "0":
         session.log("regression check skipped: it compares a full default run with the quick baseline")
@@ -135,11 +136,13 @@ def bench(session: nox.Session) -> None:
     for a short grid. Args go to benchmarks/bench.py (--threads, --rounds, --task, --archs, --out,
     --tag); probe_bench.py takes --quick, --threads, --rounds and --out; with `--claims-store
     PATH --claims-before REV` claims_bench.py also times the claims step of this code against REV
-    on copies of that store -> reports/bench-claims.md. Each ignores the others' flags."""
-    install(session)
+    on copies of that store -> reports/bench-claims.md; executor_bench.py times the same small sweep
+    on the local pool and on a local Ray -> reports/bench-executor.md. Each ignores the others' flags."""
+    install(session, "test,ray")
     session.run("python", "benchmarks/bench.py", *session.posargs)
     session.run("python", "benchmarks/probe_bench.py", *session.posargs)
     session.run("python", "benchmarks/scan_bench.py", *session.posargs)
+    session.run("python", "benchmarks/executor_bench.py", *session.posargs)
     if any(arg.startswith("--claims-store") for arg in session.posargs):  # this code vs --claims-before
         session.run("python", "benchmarks/claims_bench.py", *session.posargs)
 

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from suite.claims.arms import CATALOG, arm
+from suite.catalogue import trained
+from suite.claims.arms import arm
 from suite.claims.base import Context
-from suite.environment import code_version, set_threads
+from suite.environment import code_version, resolve_device, set_threads
 from suite.literature import COMPARISON_NOTE, comparison_rows
 from suite.store import Store
 from suite.sweep import ensure_runs, load_results
@@ -36,12 +37,18 @@ def main(argv=None) -> int:
     parser.add_argument("--store", default=".vgsuite/paper.sqlite")
     parser.add_argument("--out", default="reports/paper-slice.md")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (the runs' device, part of their keys)")
     args = parser.parse_args(argv)
     labels = [a for a in args.archs.split(",") if a]
-    context = Context(profile="paper")
-    unknown = [a for a in labels if a not in CATALOG]
+    try:
+        resolve_device(args.device)
+        context = Context(profile="paper", device=args.device)
+    except ValueError as exc:
+        print(f"paper_slice: --device: {exc}", file=sys.stderr)
+        return 2
+    unknown = [a for a in labels if a not in trained()]
     if unknown or args.seeds < 1:
-        print(f"paper_slice: --archs must be among {sorted(CATALOG)} and --seeds >= 1; got {unknown or args.seeds}",
+        print(f"paper_slice: --archs must be among {sorted(trained())} and --seeds >= 1; got {unknown or args.seeds}",
               file=sys.stderr)
         return 2
     arms = [arm(context, label, args.task) for label in labels]

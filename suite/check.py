@@ -46,6 +46,7 @@ from . import stats
 from .battery import BASELINES, Battery, make_battery
 from .cache import ResultCache
 from .contract import CheckResult, run_contract
+from .executors import LOCAL, Executor
 from .expectations import Expectation, ExpectationError, parse_expectation
 from .models import architecture
 from .models.plugins import SOURCE_OPTION
@@ -107,7 +108,7 @@ def _probe_cached(arch: ArchSpec, task: str, battery: Battery, device: str, cach
 
 
 def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: str, workers: int,
-                   progress) -> tuple[dict, dict]:
+                   progress, executor: Executor = LOCAL) -> tuple[dict, dict]:
     """label -> task -> critical-gap entry; and label -> error for runs that failed."""
     out = {label: {} for label in arms}
     errors: dict[str, str] = {}
@@ -123,7 +124,8 @@ def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: s
             specs = {label: [RunSpec(TaskSpec(task, gap), arms[label], battery.train, seed, device)
                              for seed in replicate_seeds(0, battery.seeds)] for label in climbing}
             flat = [s for group in specs.values() for s in group]
-            summary = ensure_runs(flat, store, workers=min(workers, len(flat)), progress=progress)
+            summary = ensure_runs(flat, store, workers=min(workers, len(flat)), progress=progress,
+                                  executor=executor)
             failed = {f.spec.key: f.reason for f in summary.failed}
             results = load_results(flat, store, strict=False)
             for label in list(climbing):
@@ -282,7 +284,8 @@ def short_label(name: str) -> str:
 
 
 def run_check(name: str, battery: Battery, *, options: dict | None = None, expect=(), store=None,
-              cache=None, device: str = "cpu", workers: int = 1, progress=None, log=None) -> CheckReport:
+              cache=None, device: str = "cpu", workers: int = 1, progress=None, log=None,
+              executor: Executor = LOCAL) -> CheckReport:
     """Run the battery on architecture `name`. `store` is a Store or a path (None: a temporary one)."""
     started = time.perf_counter()
     entry = architecture(name)  # named errors for names that do not resolve
@@ -318,7 +321,7 @@ def run_check(name: str, battery: Battery, *, options: dict | None = None, expec
                     report.measures[lab][f"horizon.{task}"] = data["horizon"]
             if battery.trains:
                 say(f"critical gaps: training {', '.join(arms)} up their ladders (store {db.path})")
-                gaps, report.errors = _critical_gaps(arms, battery, db, device, workers, progress)
+                gaps, report.errors = _critical_gaps(arms, battery, db, device, workers, progress, executor)
                 for lab in arms:
                     report.measures[lab].update(gaps[lab])
         finally:

@@ -115,4 +115,5 @@ def metadata(device: str | torch.device = "cpu") -> dict:
         "mkl_cbwr": os.environ.get("MKL_CBWR"),
         "batched_products_reproducible": batched_products_reproducible(),
         "platform": platform.platform(terse=True),
+        "host": platform.node(),
     }

@@ -59,11 +59,11 @@ def gather(context: Context, cache: ResultCache, progress=None) -> Evidence:
     store = context.store
     slices = slice_runs(context)
     if slices and store is not None:
-        ensure_runs(slices, store, workers=context.workers, progress=progress)
+        ensure_runs(slices, store, workers=context.workers, executor=context.executor, progress=progress)
     tuning = None
     specs = tuning_runs(context)
     if specs and store is not None:
-        ensure_runs(specs, store, workers=context.workers, progress=False)
+        ensure_runs(specs, store, workers=context.workers, executor=context.executor, progress=False)
         tuning = tuning_rows(load_results(specs, store), specs)
     records = store.query() if store is not None else []
     return Evidence(context, evaluated, confirm, confirmed, by_budget, overview, tuning, records,

@@ -326,7 +326,8 @@ def write(report: Report, context: Context, out: Path, records) -> None:
         "figures": report.figures,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    meta = metadata(context.device) | {
+    machine = {k: v for k, v in metadata(context.device).items() if k != "host"}  # no host names in a report
+    meta = machine | {
         "profile": context.profile,
         "master_seed": context.master_seed,
         "runs_in_store": len(records),

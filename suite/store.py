@@ -353,11 +353,12 @@ class Store:
     # -- writing -----------------------------------------------------------
 
     def put(self, key: str, spec: dict, result: dict, meta: dict,
-            status: str = "ok", error: str | None = None) -> bool:
+            status: str = "ok", error: str | None = None, *, created: str | None = None) -> bool:
         """Store one run; return True if a row was written.
 
         An existing "ok" row is kept (first result wins) and False returned;
-        a "failed" row is replaced.
+        a "failed" row is replaced. `created` (ISO 8601) keeps a copied row's
+        own time (suite/merge.py); by default the row is created now.
         """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
@@ -366,7 +367,7 @@ class Store:
         except ValueError as exc:
             raise ValueError(f"spec for {key!r} must be strict JSON: {exc}") from exc
         values = (key, spec_json, _to_json(result), _to_json(meta), status, error,
-                  datetime.now(timezone.utc).isoformat(timespec="microseconds"))
+                  created or datetime.now(timezone.utc).isoformat(timespec="microseconds"))
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -32,6 +32,7 @@ connection and cores // workers torch threads; a group whose worker dies is reco
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import traceback
@@ -45,6 +46,7 @@ from . import train as training  # looked up at call time, so tests can patch su
 from .engine import groups, stacked  # looked up at call time, like training
 from .engine.protocol import RunResult
 from .environment import available_cores, metadata, resolve_device
+from .executors import LOCAL, Executor, ray_spread
 from .labels import spec_mitigation_label
 from .limits import check_run
 from .profiles import Profile
@@ -118,6 +120,20 @@ def check_specs(specs: Iterable[RunSpec], *, devices: bool = True) -> list[RunSp
         for spec in unique.values():
             check_run(spec)
     return list(unique.values())
+
+
+def shard(specs: Iterable[RunSpec], index: int, count: int) -> list[RunSpec]:
+    """The `index`-th (1-based) of `count` disjoint parts of a grid, for a scheduler that runs the
+    parts on different machines (a Slurm array, several laptops), then `vgsuite merge`. A part is a
+    set of whole training groups (group_runs, formed from the whole grid), each assigned by a hash
+    of its first key, so every machine computes the same parts from the same grid in any order,
+    and the parts together are the grid, each run in exactly one."""
+    _check_count("count", count, 1)
+    if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= count:
+        raise ValueError(f"shard index must be an integer in [1, {count}], got {index!r}")
+    return [spec for group in group_runs(check_specs(specs, devices=False))
+            if int(hashlib.sha256(group[0].key.encode()).hexdigest(), 16) % count == index - 1
+            for spec in group]
 
 
 def label(spec: RunSpec | dict) -> str:
@@ -204,15 +220,23 @@ def group_runs(specs: Sequence[RunSpec]) -> list[list[RunSpec]]:
     return sorted(found, key=lambda group: min(position[s.key] for s in group))
 
 
-def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
-    """Train the specs of `group` not stored meanwhile and store each result or failure:
-    compatible ones together (in the canonical subgroups of `group_runs`), the others one by one
-    through suite.train.run. Should a stacked group raise, its runs train one by one instead,
-    through the same trainer (a batch of one gives the same numbers), so a run fails only for a
-    reason of its own."""
-    pending = [spec for spec in group if not store.has(spec.key)]  # others: another sweep did them
+@dataclass(frozen=True)
+class Trained:
+    """One run as trained, before it is stored: what `store.put` takes."""
+    spec: RunSpec
+    result: dict
+    meta: dict
+    status: str              # "ok" or "failed"
+    error: str | None = None
+
+
+def train_group(group: Sequence[RunSpec]) -> list[Trained]:
+    """Train every spec of `group`: compatible ones together (in the canonical subgroups of
+    `group_runs`), the others one by one through suite.train.run. Should a stacked group raise, its
+    runs train one by one instead, through the same trainer (a batch of one gives the same numbers),
+    so a run fails only for a reason of its own. Touches no store, so it runs anywhere."""
     results = {}
-    for sub in group_runs(pending) if BATCHED else []:
+    for sub in group_runs(group) if BATCHED else []:
         if len(sub) == 1 or groups.sweep_key(sub[0]) is None:
             continue  # trained below, on its own
         try:
@@ -220,8 +244,8 @@ def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
         except Exception as exc:  # train them one by one below
             warnings.warn(f"stacked training of {len(sub)} runs failed "
                           f"({describe_error(exc).splitlines()[0]}); training them one by one", stacklevel=2)
-    outcomes = {spec.key: RunOutcome(spec.key, "stored") for spec in group}
-    for spec in pending:
+    trained = []
+    for spec in group:
         if spec.key in results:
             result, status, error = results[spec.key], "ok", None
         else:
@@ -229,23 +253,45 @@ def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
                 result, status, error = training.run(spec).to_dict(), "ok", None
             except Exception as exc:  # the run failed, not the sweep: record it and go on
                 result, status, error = {}, "failed", describe_error(exc)
-        meta = metadata(spec.device) | {"trainer": training.trainer_of(spec)}
-        store.put(spec.key, spec.to_dict(), result, meta, status, error)
-        outcomes[spec.key] = RunOutcome(spec.key, status, error)
+        trained.append(Trained(spec, result, metadata(spec.device) | {"trainer": training.trainer_of(spec)},
+                               status, error))
+    return trained
+
+
+def store_trained(store: Store, group: Sequence[RunSpec], trained: Sequence[Trained]) -> list[RunOutcome]:
+    """Store each trained run; the outcome of every spec of `group` (those not trained: "stored")."""
+    outcomes = {spec.key: RunOutcome(spec.key, "stored") for spec in group}
+    for run in trained:
+        store.put(run.spec.key, run.spec.to_dict(), run.result, run.meta, run.status, run.error)
+        outcomes[run.spec.key] = RunOutcome(run.spec.key, run.status, run.error)
     return [outcomes[spec.key] for spec in group]
 
 
+def execute_group(group: Sequence[RunSpec], store: Store) -> list[RunOutcome]:
+    """Train the specs of `group` that no other sweep has stored meanwhile, and store them."""
+    pending = [spec for spec in group if not store.has(spec.key)]
+    return store_trained(store, group, train_group(pending))
+
+
 def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, workers: int = 1,
-                progress: bool | None = None, threads: int | None = None) -> SweepSummary:
+                progress: bool | None = None, threads: int | None = None,
+                executor: Executor = LOCAL) -> SweepSummary:
     """Run every spec the store has no "ok" row for; return what was found, ran and failed.
 
     `store` is a Store or a path. `workers` > 1 trains in that many spawned processes with
     `threads` torch threads each (default cores // workers, at least 1); with 1 worker (or 1
     pending run) the runs happen in this process, at its current thread count. `progress`: a tqdm
     bar on stderr (True), nothing (False), or None: the bar on a terminal, elsewhere one line of
-    done/total, rate and ETA every 30 s (suite.progress).
+    done/total, rate and ETA every 30 s (suite.progress). `executor`: where the groups train
+    (suite.executors: this machine's pool, or Ray with at most `workers` groups at once when it
+    starts Ray itself, one torch thread per task unless `threads` says otherwise).
     """
-    specs = check_specs(specs)
+    if not isinstance(executor, Executor):
+        raise ValueError(f"executor must be an Executor, got {type(executor).__name__}")
+    specs = check_specs(specs, devices=executor.kind == "local")
+    if executor.kind == "ray":  # the workers' devices count, not this machine's; the size limits hold anywhere
+        for spec in specs:
+            check_run(spec)
     _check_count("workers", workers, 1)
     if threads is not None:
         _check_count("threads", threads, 1)
@@ -259,7 +305,7 @@ def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, w
         batches = group_runs(pending)
         with Progress(len(specs), "sweep", initial=summary.stored,
                       enabled=progress if pending else False) as bar:
-            for outcomes in _execute(batches, db, min(workers, len(batches)), threads):
+            for outcomes in _execute(batches, db, min(workers, len(batches)), threads, executor):
                 for outcome in outcomes:
                     if outcome.status == "ok":
                         summary.ran += 1
@@ -276,15 +322,29 @@ def ensure_runs(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *, w
     return summary
 
 
-def _execute(batches: list[list[RunSpec]], store: Store, workers: int,
-             threads: int | None) -> Iterator[list[RunOutcome]]:
+def _execute(batches: list[list[RunSpec]], store: Store, workers: int, threads: int | None,
+             executor: Executor) -> Iterator[list[RunOutcome]]:
     """The outcomes of each group as it finishes; a group whose worker died is recorded as failed."""
+    jobs = {i: (group,) for i, group in enumerate(batches)}
+    if executor.kind == "ray":
+        def lost(index: int, error: str) -> list[Trained]:
+            return [Trained(spec, {}, {"executor": executor.describe()}, "failed", error) for spec in batches[index]]
+
+        for i, trained in ray_spread(train_group, jobs, executor, workers=workers, threads=threads or 1,
+                                     gpus=_gpus, broken=lost):
+            yield store_trained(store, batches[i], trained)
+        return
+
     def broken(index: int, error: str) -> list[RunOutcome]:
         return [RunOutcome(spec.key, "failed", error) for spec in batches[index]]
 
-    jobs = {i: (group,) for i, group in enumerate(batches)}
     for _, outcomes in spread(_execute_group, jobs, workers, store=store, threads=threads, broken=broken):
         yield outcomes
+
+
+def _gpus(args: tuple) -> float:
+    """A group trains as one model on one device: one GPU if that device is CUDA."""
+    return 1.0 if args[0][0].device.startswith("cuda") else 0.0
 
 
 def _execute_group(store: Store, group: list[RunSpec]) -> list[RunOutcome]:
@@ -325,6 +385,6 @@ def load_results(specs: Iterable[RunSpec], store: Store | str | os.PathLike, *,
 
 __all__ = [
     "Failure", "MissingRuns", "RunOutcome", "SweepSummary", "available_cores", "check_specs",
-    "describe_error", "ensure_runs", "execute_group", "grid", "group_runs", "label",
-    "load_results",
+    "Trained", "describe_error", "ensure_runs", "execute_group", "grid", "group_runs", "label",
+    "load_results", "shard", "store_trained", "train_group",
 ]

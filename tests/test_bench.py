@@ -89,3 +89,12 @@ def test_scan_bench_table():
              "scan_over_loop": 3.5, "step_over_loop": 2.0}]
     meta = {"date": "d", "torch": "t", "threads": 1, "cpu_model": "c", "code_version": "v", "rounds": 3}
     assert "| mingru | 100 | 70.0 | 20.0 | 40.0 | 3.50x | 2.00x |" in scan_bench.markdown(meta, rows)
+
+
+def test_executor_bench_table():
+    import executor_bench
+
+    row = {"runs": 12, "workers": 2, "rounds": 2, "local_s": 20.0, "ray_running_s": 24.0, "ray_with_start_s": 36.0,
+           "ratio_running": 1.2, "ratio_with_start": 1.8}
+    text = executor_bench.markdown({"date": "d", "ray": "2", "cpu_model": "c", "code_version": "v"}, row)
+    assert "| Ray, already running (`--address auto`) | 24.0 | 1.20 |" in text and "| 20.0 | 1.00 |" in text

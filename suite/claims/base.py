@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from ..executors import LOCAL, Executor
 from ..profiles import PROFILES, Profile
 from ..specs import json_ready, replicate_seeds
 
@@ -90,6 +91,8 @@ class Context:
     master_seed: int = 0
     store: Store | None = None
     workers: int = 1
+    #: where the training runs the claims read go (suite.executors: the local pool or Ray)
+    executor: Executor = LOCAL
     #: read every stored learning run as if its step budget were this (<= its own; None: its own):
     #: the budget dimension of the learning claims, from the same runs (RunResult.at_budget)
     read_steps: int | None = None

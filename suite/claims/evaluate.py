@@ -122,7 +122,7 @@ def evaluate(
     if context.store is not None:
         specs = planned_runs(context, claims)
         if specs:
-            ensure_runs(specs, context.store, workers=context.workers, progress=progress)
+            ensure_runs(specs, context.store, workers=context.workers, executor=context.executor, progress=progress)
     params = {claim.id: {"claim": claim.id, "profile": context.profile, "master_seed": context.master_seed,
                          "device": context.device, "read_steps": context.read_steps} for claim in claims}
     fresh = [claim for claim in claims if not cache.has("verdict", params[claim.id])]

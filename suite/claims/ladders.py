@@ -119,11 +119,11 @@ def fetch(context: Context, specs: list[RunSpec]) -> dict[str, RunResult]:
     order = list(specs)
     random.Random(os.getpid()).shuffle(order)
     if context.store is not None:
-        ensure_runs(order, context.store, workers=context.workers, progress=False)
+        ensure_runs(order, context.store, workers=context.workers, executor=context.executor, progress=False)
         return load_results(specs, context.store)
     with tempfile.TemporaryDirectory(prefix="vgsuite-") as tmp:
         with Store(Path(tmp) / "runs.sqlite") as store:
-            ensure_runs(order, store, workers=context.workers, progress=False)
+            ensure_runs(order, store, workers=context.workers, executor=context.executor, progress=False)
             return load_results(specs, store)
 
 

@@ -19,7 +19,7 @@ from .common import add_run_arguments
 from .registry import EXIT_BAD_INPUT, EXIT_FAILURE, SUBCOMMANDS, UsageError, subcommand
 from .results import sweep_specs
 
-HELP_ORDER = ("train", "probe", "sweep", "show", "export", "claims", "report", "check", "compare")
+HELP_ORDER = ("train", "probe", "sweep", "show", "export", "merge", "claims", "report", "check", "compare")
 
 
 def _help_order(item) -> int:

@@ -7,8 +7,10 @@ import json
 import sys
 
 from .common import (
+    add_executor_arguments,
     add_store_argument,
     comma_list,
+    executor_from_args,
     open_store,
     parse_option,
     store_path,
@@ -43,6 +45,7 @@ def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
     add_store_argument(parser)
     parser.add_argument("--workers", type=int, default=1, help="worker processes for training runs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in this process")
+    add_executor_arguments(parser)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
 
 
@@ -72,7 +75,8 @@ def cmd_check(args) -> int:
     log = None if args.json else (lambda text: print(f"[check] {text}", file=sys.stderr, flush=True))
     with open_store(store_path(args)) as store:
         report = run_check(args.arch, battery, options=options, expect=args.expect, store=store,
-                           device=args.device, workers=args.workers, log=log)
+                           device=args.device, workers=args.workers, log=log,
+                           executor=executor_from_args(args))
     print(json.dumps(report.to_dict(), sort_keys=True) if args.json else report.render())
     return report.exit_code
 

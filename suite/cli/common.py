@@ -102,6 +102,28 @@ def comma_list(name: str, text: str | None, kind=str) -> list | None:
     return values
 
 
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where training runs go: this machine's worker processes (local) or a Ray cluster "
+                             "(ray; pip install 'vgsuite[ray]')")
+    parser.add_argument("--address", default=None,
+                        help="with --executor ray: 'auto' or HOST:PORT of a running cluster (default: start a "
+                             "local Ray with --workers CPUs)")
+
+
+def executor_from_args(args):
+    """The Executor the flags name; Ray missing or an address without Ray is a UsageError."""
+    from ..executors import Executor, ExecutorUnavailable, import_ray
+
+    try:
+        executor = Executor(args.executor, args.address)
+        if executor.kind == "ray":
+            import_ray()
+    except (ValueError, ExecutorUnavailable) as exc:
+        raise UsageError(str(exc)) from None
+    return executor
+
+
 def add_store_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="PATH", default=None,
                         help="results store (default: $VGSUITE_STORE or .vgsuite/results.sqlite)")

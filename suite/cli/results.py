@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from tasks import TASKS
 
 from ..models import ARCHITECTURES
 from ..specs import RunSpec
 from .common import (
+    add_executor_arguments,
     add_run_arguments,
     add_store_argument,
     arch_from_args,
     comma_list,
+    executor_from_args,
     open_store,
     parse_option,
     store_path,
@@ -45,6 +48,10 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per process (default: cores // workers in workers, "
                              "torch's default in a single-process sweep)")
+    add_executor_arguments(parser)
+    parser.add_argument("--shard", metavar="I/N", default=None,
+                        help="run only the I-th of N disjoint parts of the grid (whole training groups), e.g. "
+                             "one per machine of a Slurm array; combine the stores with vgsuite merge")
     add_store_argument(parser)
     parser.add_argument("--dry-run", action="store_true", help="count the runs to do, run none")
     add_run_arguments(parser, single=False)
@@ -71,12 +78,27 @@ def sweep_specs(args) -> list[RunSpec]:
     )
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """'2/8' -> (2, 8): the second of eight parts."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"shard must be I/N with integers 1 <= I <= N, e.g. 2/8, got {text!r}") from None
+    if not 1 <= index <= count:
+        raise UsageError(f"shard must be I/N with integers 1 <= I <= N, e.g. 2/8, got {text!r}")
+    return index, count
+
+
 @subcommand("sweep", "run a grid of runs, skipping those already in the results store")
 def cmd_sweep(args) -> int:
     from ..store import StoreError
-    from ..sweep import check_specs, ensure_runs
+    from ..sweep import check_specs, ensure_runs, shard
 
-    specs = check_specs(sweep_specs(args))
+    executor = executor_from_args(args)
+    specs = check_specs(sweep_specs(args), devices=executor.kind == "local")  # on Ray: the workers' devices
+    if args.shard is not None:
+        index, count = parse_shard(args.shard)
+        specs = shard(specs, index, count)
     if args.workers < 1:
         raise UsageError(f"workers must be an integer >= 1, got {args.workers}")
     if args.threads is not None and args.threads < 1:
@@ -97,7 +119,7 @@ def cmd_sweep(args) -> int:
 
         set_threads(args.threads)  # for runs in this process; workers get it through ensure_runs
     try:
-        summary = ensure_runs(specs, path, workers=args.workers, threads=args.threads)
+        summary = ensure_runs(specs, path, workers=args.workers, threads=args.threads, executor=executor)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
@@ -214,3 +236,31 @@ def cmd_export(args) -> int:
 
 
 cmd_export.add_arguments = _add_export_arguments
+
+
+def _add_merge_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="STORE", help="results stores to merge (read only)")
+    parser.add_argument("--out", required=True, metavar="PATH", help="the merged store (created, or merged into)")
+    parser.add_argument("--rtol", type=float, default=None,
+                        help="relative tolerance within which two ok rows of one key agree (default 1e-6)")
+
+
+@subcommand("merge", "combine results stores (e.g. the shards of a sweep) into one; rows of one key that "
+                     "disagree are reported (exit 1), never overwritten")
+def cmd_merge(args) -> int:
+    from ..merge import DEFAULT_RTOL, merge
+
+    out = Path(args.out)
+    for path in args.inputs:
+        open_store(Path(path), must_exist=True).close()  # each input is a store, before anything is written
+    writable_file(out, "out")
+    try:
+        summary = merge(args.inputs, out, rtol=DEFAULT_RTOL if args.rtol is None else args.rtol)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(json.dumps(summary.to_dict() | {"out": str(out)}, sort_keys=True) if args.json
+          else f"merge: {summary}\nstore: {out}")
+    return 1 if summary.conflicts else 0
+
+
+cmd_merge.add_arguments = _add_merge_arguments

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from .common import (
+    add_executor_arguments,
     add_store_argument,
     comma_list,
+    executor_from_args,
     open_store,
     store_path,
 )
@@ -27,6 +29,7 @@ def _add_claims_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes for training runs")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads in this process (small RNNs run fastest on 1 per process)")
+    add_executor_arguments(parser)
     parser.add_argument("--cache", metavar="PATH", default=None,
                         help="verdict and figure cache (default: cache.json beside the store)")
     parser.add_argument("--only", help="comma-separated claim ids (default: all)")
@@ -50,7 +53,7 @@ def claims_context(args):
     writable_file(cache, "cache")
     store = open_store(path)
     context = Context(profile=args.profile, device=args.device, master_seed=args.master_seed,
-                      store=store, workers=args.workers)
+                      store=store, workers=args.workers, executor=executor_from_args(args))
     return context, cache
 
 
@@ -74,7 +77,7 @@ def cmd_claims(args) -> int:
     if args.runs_only:
         # the whole report's runs (tuning and confirmation runs too) unless --only narrows it
         specs = planned_runs(context, claims) if args.only else report_runs(context)
-        summary = ensure_runs(specs, context.store, workers=args.workers)
+        summary = ensure_runs(specs, context.store, workers=args.workers, executor=context.executor)
         print(f"claims' runs: {summary}")
         return 1 if summary.failed else 0
     evaluated = evaluate(context, claims, ResultCache(cache_path))
