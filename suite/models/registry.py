@@ -12,7 +12,9 @@ from functools import partial
 
 from .attention import AttentionRNN
 from .base import RecurrentModel
+from .cornn import CoRNN
 from .gated import GRU, LSTM
+from .lem import LEM
 from .minimal import MinimalRNN
 from .residual import ResidualRNN
 from .vanilla import VanillaRNN
@@ -62,6 +64,10 @@ ARCHITECTURES: dict[str, Architecture] = {
     "minlstm": Architecture(partial(MinimalRNN, kind="lstm"),
                             "minLSTM: normalised forget and input gates from x_t alone, a parallel scan "
                             "(Feng et al. 2024)"),
+    "cornn": Architecture(CoRNN, "coRNN: coupled damped oscillators, IMEX steps (Rusch & Mishra 2021; options dt, "
+                                 "gamma, epsilon)"),
+    "lem": Architecture(LEM, "LEM: two state parts with learned per-unit time steps (Rusch, Mishra, Erichson & "
+                             "Mahoney 2022; option dt)"),
 }
 
 

