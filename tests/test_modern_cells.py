@@ -7,12 +7,15 @@ options refused by name."""
 
 from __future__ import annotations
 
+import importlib
 import math
+import re
 
 import pytest
 import torch
 
-from suite.models import make_model
+from suite.models import ARCHITECTURES, architecture, make_model, plugins
+from suite.models.plugins import PLUGINS_ENV
 from suite.probes import gradient_profile
 from suite.specs import ArchSpec
 
@@ -39,7 +42,7 @@ def states(net, x):
 
 # -- every new cell ---------------------------------------------------------------------------------
 
-NAMES = ["cornn", "lem"]
+NAMES = ["cornn", "lem", "indrnn"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -53,8 +56,11 @@ def test_the_fast_view_is_the_step_view(name, layers):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_recurrent_init_is_refused_with_the_cells_reason(name):
-    with pytest.raises(ValueError, match=r"init 'orthogonal' with init_gain 1.0 cannot be applied: .*cannot apply"):
+    reason = re.escape(type(model(name)).recurrent_init_refusal)
+    with pytest.raises(ValueError, match=rf"init 'orthogonal' with init_gain 1.0 cannot be applied: {reason}"):
         make_model(ArchSpec(name, hidden=HIDDEN, init="orthogonal"), INPUT, OUTPUT, 0)
+    with pytest.raises(ValueError, match=rf"init 'default' with init_gain 2.0 cannot be applied: {reason}"):
+        make_model(ArchSpec(name, hidden=HIDDEN, init_gain=2.0), INPUT, OUTPUT, 0)
 
 
 @pytest.mark.parametrize("name,options,message", [
@@ -62,6 +68,9 @@ def test_a_recurrent_init_is_refused_with_the_cells_reason(name):
     ("cornn", {"gamma": -1.0}, "gamma must be a finite number > 0"),
     ("cornn", {"epsilon": "big"}, "epsilon must be a finite number > 0"),
     ("lem", {"dt": 1.5}, r"dt must be a number in \(0, 1\]"),
+    ("indrnn", {"u_min": 0.5, "u_max": 0.1}, "u_min must be <= u_max"),
+    ("indrnn", {"u_max": "one"}, "u_max must be a finite number"),
+    ("indrnn", {"u_bound": 0}, "u_bound must be None or a finite number > 0"),
 ])
 def test_bad_options_are_named(name, options, message):
     with pytest.raises(ValueError, match=message):
@@ -119,3 +128,29 @@ def test_lem_states_stay_bounded_by_one_and_its_time_steps_by_dt(dt):
         state = net.step(x[:, t], state)
         assert all((s.abs() <= 1).all() for s in state)  # tanh and sigma-hat round to 1 at dt = 1
     assert max(float(s.detach().abs().max()) for s in state) > 0.9  # driven hard, near the bound, never past it
+
+
+# -- IndRNN -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("u_bound", [None, 0.5])
+def test_indrnn_step_jacobian_is_u_times_relu_prime(u_bound):
+    net, x = model("indrnn", u_bound=u_bound), inputs(5)
+    u = net.u[0].detach()
+    assert ((u >= 0) & (u <= 1)).all() and u.max() > 0.5  # the paper's U[0, 1]
+    expected_u = u if u_bound is None else u.clamp(max=u_bound)
+    h = torch.rand(4, HIDDEN, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    h[:, :2] = -5.0  # drive some units off
+    for b in range(4):
+        x_t, h_b = x[b:b + 1, 2], h[b:b + 1]
+        jac = torch.autograd.functional.jacobian(lambda s, x_t=x_t: net.step(x_t, (s,))[0], h_b).reshape(HIDDEN, HIDDEN)
+        active = (net.inputs[0](x_t) + expected_u * h_b > 0).double()[0]
+        torch.testing.assert_close(jac, torch.diag(expected_u * active), rtol=0, atol=1e-15)
+
+
+def test_the_indrnn_example_is_a_user_cell_under_its_own_name(monkeypatch):
+    monkeypatch.setenv(PLUGINS_ENV, "")
+    monkeypatch.setattr(plugins, "PLUGINS", {})
+    importlib.reload(importlib.import_module("examples.indrnn"))  # runs its @register_architecture again
+    assert "indrnn-example" in plugins.PLUGINS and "indrnn" not in plugins.PLUGINS
+    assert architecture("indrnn") is ARCHITECTURES["indrnn"] and ARCHITECTURES["indrnn"].origin == "builtin"
+    assert architecture("indrnn-example").origin == "registered"

@@ -14,6 +14,7 @@ from .attention import AttentionRNN
 from .base import RecurrentModel
 from .cornn import CoRNN
 from .gated import GRU, LSTM
+from .indrnn import IndRNN
 from .lem import LEM
 from .minimal import MinimalRNN
 from .residual import ResidualRNN
@@ -66,6 +67,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                             "(Feng et al. 2024)"),
     "cornn": Architecture(CoRNN, "coRNN: coupled damped oscillators, IMEX steps (Rusch & Mishra 2021; options dt, "
                                  "gamma, epsilon)"),
+    "indrnn": Architecture(IndRNN, "IndRNN: ReLU, one recurrent scalar per unit, u ~ U[0, 1] (Li et al. 2018; "
+                                   "options u_min, u_max, u_bound)"),
     "lem": Architecture(LEM, "LEM: two state parts with learned per-unit time steps (Rusch, Mishra, Erichson & "
                              "Mahoney 2022; option dt)"),
 }
