@@ -11,12 +11,13 @@ import importlib
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 
 from suite.models import ARCHITECTURES, architecture, make_model, plugins
 from suite.models.plugins import PLUGINS_ENV
-from suite.probes import gradient_profile
+from suite.probes import decay_rate, gradient_profile, probe_vector
 from suite.specs import ArchSpec
 
 INPUT, OUTPUT, HIDDEN = 3, 2, 6
@@ -42,7 +43,7 @@ def states(net, x):
 
 # -- every new cell ---------------------------------------------------------------------------------
 
-NAMES = ["cornn", "lem", "indrnn"]
+NAMES = ["cornn", "lem", "indrnn", "lru"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -52,6 +53,8 @@ def test_the_fast_view_is_the_step_view(name, layers):
     torch.testing.assert_close(net(x), net.forward_stepwise(x), rtol=1e-10, atol=1e-12)
     single = make_model(ArchSpec(name, hidden=HIDDEN, layers=layers), INPUT, OUTPUT, 0)  # float32 training
     torch.testing.assert_close(single(x.float()), single.forward_stepwise(x.float()), rtol=1e-3, atol=1e-4)
+    if hasattr(net, "scanned"):  # CUDA's path, checked here on the CPU
+        torch.testing.assert_close(net.scanned(x), net.hidden_sequence(x), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -71,6 +74,9 @@ def test_a_recurrent_init_is_refused_with_the_cells_reason(name):
     ("indrnn", {"u_min": 0.5, "u_max": 0.1}, "u_min must be <= u_max"),
     ("indrnn", {"u_max": "one"}, "u_max must be a finite number"),
     ("indrnn", {"u_bound": 0}, "u_bound must be None or a finite number > 0"),
+    ("lru", {"r_min": 0.99, "r_max": 0.9}, "r_min and r_max must satisfy 0 <= r_min <= r_max < 1"),
+    ("lru", {"r_max": 1.0}, "r_min and r_max must satisfy 0 <= r_min <= r_max < 1"),
+    ("lru", {"max_phase": 0.0}, "max_phase must be > 0"),
 ])
 def test_bad_options_are_named(name, options, message):
     with pytest.raises(ValueError, match=message):
@@ -154,3 +160,47 @@ def test_the_indrnn_example_is_a_user_cell_under_its_own_name(monkeypatch):
     assert "indrnn-example" in plugins.PLUGINS and "indrnn" not in plugins.PLUGINS
     assert architecture("indrnn") is ARCHITECTURES["indrnn"] and ARCHITECTURES["indrnn"].origin == "builtin"
     assert architecture("indrnn-example").origin == "registered"
+
+
+# -- LRU and S4D: diagonal complex recurrences --------------------------------------------------------
+
+def closed_form_profile(eigenvalues: torch.Tensor, readout: torch.Tensor, steps: int) -> np.ndarray:
+    """log10 ||dL/ds_(T-k)|| for k = 1..steps of a one-layer diagonal recurrence with L = u . Re(C h_T):
+    per mode, the gradient w.r.t. (Re h, Im h) is conj(lambda)^k (C^H u), so its norm over the real
+    and imaginary parts is sqrt(sum_n |lambda_n|^(2k) |(C^H u)_n|^2)."""
+    k = torch.arange(1, steps + 1, dtype=torch.float64)[:, None]
+    terms = k * torch.log10(eigenvalues.abs())[None] + torch.log10(readout.abs())[None]
+    return (torch.logsumexp(2 * math.log(10) * terms, dim=-1) / (2 * math.log(10))).numpy()
+
+
+def test_lru_eigenvalues_start_on_the_ring_with_normalised_inputs():
+    net = make_model(ArchSpec("lru", hidden=64, layers=3, options={"r_min": 0.4, "r_max": 0.8, "max_phase": 1.0}),
+                     INPUT, OUTPUT, 0).double()
+    for layer in net.layers:
+        lam = layer.eigenvalues().detach()
+        assert ((lam.abs() >= 0.4 - 1e-12) & (lam.abs() <= 0.8 + 1e-12)).all()
+        assert lam.abs().min() < 0.5 and lam.abs().max() > 0.7  # spread over the ring
+        assert ((lam.angle() >= 0) & (lam.angle() <= 1.0 + 1e-12)).all()
+        torch.testing.assert_close(torch.exp(layer.gamma_log).detach(), torch.sqrt(1 - lam.abs() ** 2))
+    default = model("lru").layers[0].eigenvalues().detach().abs()
+    assert ((default >= 0.9 - 1e-12) & (default <= 0.999 + 1e-12)).all()
+
+
+def test_lru_probe_decay_is_log10_of_its_eigenvalue_magnitudes():
+    """The probe's measured gradient, lag by lag, is the closed form of the linear recurrence, to
+    float64 rounding; with every |lambda| = r the fitted decay is log10 r per step."""
+    net, x = model("lru"), inputs(400, batch=2)
+    layer = net.layers[0]
+    u = probe_vector(HIDDEN, 0).double()
+    readout = torch.complex(layer.c[0], layer.c[1]).detach().conj().T @ u.to(torch.complex128)  # C^H u
+    profile = gradient_profile(net, x)
+    expected = closed_form_profile(layer.eigenvalues().detach(), readout, 400)
+    np.testing.assert_allclose(profile.log10["total"][:, 1:], np.broadcast_to(expected, (2, 400)), rtol=0, atol=1e-9)
+    assert profile.at(0) == pytest.approx(0.0, abs=1e-12)
+    assert np.isneginf(profile.log10["h0"][:, 1:]).all()  # y_(T-k) feeds nothing later in a one-layer net
+    circle = model("lru", r_min=0.95, r_max=0.95)
+    magnitudes = circle.layers[0].eigenvalues().detach().abs()
+    torch.testing.assert_close(magnitudes, torch.full_like(magnitudes, 0.95), rtol=0, atol=1e-7)  # float32 init
+    profile = gradient_profile(circle, inputs(300, batch=2))
+    fit = decay_rate(profile.k, profile.mean())
+    assert fit.slope == pytest.approx(float(torch.log10(magnitudes).mean()), abs=1e-12)

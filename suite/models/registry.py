@@ -16,6 +16,7 @@ from .cornn import CoRNN
 from .gated import GRU, LSTM
 from .indrnn import IndRNN
 from .lem import LEM
+from .lru import LRU
 from .minimal import MinimalRNN
 from .residual import ResidualRNN
 from .vanilla import VanillaRNN
@@ -71,6 +72,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                                    "options u_min, u_max, u_bound)"),
     "lem": Architecture(LEM, "LEM: two state parts with learned per-unit time steps (Rusch, Mishra, Erichson & "
                              "Mahoney 2022; option dt)"),
+    "lru": Architecture(LRU, "LRU: diagonal complex linear recurrence, eigenvalues on the ring [0.9, 0.999] "
+                             "(Orvieto et al. 2023; options r_min, r_max, max_phase)"),
 }
 
 
