@@ -43,7 +43,7 @@ def states(net, x):
 
 # -- every new cell ---------------------------------------------------------------------------------
 
-NAMES = ["cornn", "lem", "indrnn", "lru"]
+NAMES = ["cornn", "lem", "indrnn", "lru", "exprnn"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -77,6 +77,7 @@ def test_a_recurrent_init_is_refused_with_the_cells_reason(name):
     ("lru", {"r_min": 0.99, "r_max": 0.9}, "r_min and r_max must satisfy 0 <= r_min <= r_max < 1"),
     ("lru", {"r_max": 1.0}, "r_min and r_max must satisfy 0 <= r_min <= r_max < 1"),
     ("lru", {"max_phase": 0.0}, "max_phase must be > 0"),
+    ("exprnn", {"skew_init": "identity"}, r"skew_init must be one of \['henaff', 'cayley'\]"),
 ])
 def test_bad_options_are_named(name, options, message):
     with pytest.raises(ValueError, match=message):
@@ -160,6 +161,42 @@ def test_the_indrnn_example_is_a_user_cell_under_its_own_name(monkeypatch):
     assert "indrnn-example" in plugins.PLUGINS and "indrnn" not in plugins.PLUGINS
     assert architecture("indrnn") is ARCHITECTURES["indrnn"] and ARCHITECTURES["indrnn"].origin == "builtin"
     assert architecture("indrnn-example").origin == "registered"
+
+
+# -- ExpRNN -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("skew_init", ["henaff", "cayley"])
+def test_exprnn_recurrent_matrix_stays_orthogonal_through_training(skew_init):
+    net, x = model("exprnn", layers=2, skew_init=skew_init), inputs(20)
+    eye = torch.eye(HIDDEN, dtype=torch.float64)
+    optimiser = torch.optim.Adam(net.parameters(), lr=0.1)
+    for _ in range(3):  # at init, then after each of two steps that move A
+        for layer in range(2):
+            w = net.recurrent_matrix(layer).detach()
+            torch.testing.assert_close(w.T @ w, eye, rtol=0, atol=1e-12)
+        optimiser.zero_grad()
+        net(x).pow(2).mean().backward()
+        optimiser.step()
+    assert not torch.allclose(net.skew[0], model("exprnn", skew_init=skew_init).skew[0])  # it did move
+    single = make_model(ArchSpec("exprnn", hidden=HIDDEN), INPUT, OUTPUT, 0).recurrent_matrix(0).detach()
+    torch.testing.assert_close(single.T @ single, eye.float(), rtol=0, atol=1e-6)  # float32 training
+
+
+def test_exprnn_init_is_the_papers_rotation_blocks():
+    for skew_init, low, high in (("henaff", -math.pi, math.pi), ("cayley", -1.0, 0.0)):
+        p = make_model(ArchSpec("exprnn", hidden=64, options={"skew_init": skew_init}), INPUT, OUTPUT, 0).skew[0]
+        a = torch.triu(p.detach(), 1) - torch.triu(p.detach(), 1).T
+        blocks = torch.block_diag(*[a[i:i + 2, i:i + 2] for i in range(0, 64, 2)])
+        assert torch.equal(a, blocks)  # 2 x 2 blocks, nothing else
+        s = a.diagonal(1)[::2]
+        assert ((s >= low) & (s <= high)).all() and s.std() > 0.1
+
+
+def test_exprnn_gradient_never_grows_back_through_time():
+    """The step Jacobian is diag(modrelu' in {0, 1}) W with W orthogonal: norm <= 1."""
+    net = model("exprnn")
+    profile = gradient_profile(net, inputs(200, batch=3))
+    assert (np.diff(profile.log10["total"], axis=1) <= 1e-12).all()
 
 
 # -- LRU and S4D: diagonal complex recurrences --------------------------------------------------------

@@ -13,6 +13,7 @@ from functools import partial
 from .attention import AttentionRNN
 from .base import RecurrentModel
 from .cornn import CoRNN
+from .exprnn import ExpRNN
 from .gated import GRU, LSTM
 from .indrnn import IndRNN
 from .lem import LEM
@@ -74,6 +75,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                              "Mahoney 2022; option dt)"),
     "lru": Architecture(LRU, "LRU: diagonal complex linear recurrence, eigenvalues on the ring [0.9, 0.999] "
                              "(Orvieto et al. 2023; options r_min, r_max, max_phase)"),
+    "exprnn": Architecture(ExpRNN, "ExpRNN: W_hh = expm(A), A skew-symmetric, so orthogonal throughout; modrelu "
+                                   "(Lezcano-Casado & Martinez-Rubio 2019; option skew_init)"),
 }
 
 
