@@ -43,7 +43,7 @@ def states(net, x):
 
 # -- every new cell ---------------------------------------------------------------------------------
 
-NAMES = ["cornn", "lem", "indrnn", "lru", "exprnn"]
+NAMES = ["cornn", "lem", "indrnn", "lru", "exprnn", "s4d"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -78,6 +78,10 @@ def test_a_recurrent_init_is_refused_with_the_cells_reason(name):
     ("lru", {"r_max": 1.0}, "r_min and r_max must satisfy 0 <= r_min <= r_max < 1"),
     ("lru", {"max_phase": 0.0}, "max_phase must be > 0"),
     ("exprnn", {"skew_init": "identity"}, r"skew_init must be one of \['henaff', 'cayley'\]"),
+    ("s4d", {"init": "legs"}, r"init must be one of \['lin', 'inv'\]"),
+    ("s4d", {"state_size": 5}, "state_size must be an even integer >= 2"),
+    ("s4d", {"dt_min": 0.0}, "dt_min must be a finite number > 0"),
+    ("s4d", {"dt_min": 0.5, "dt_max": 0.1}, "dt_min must be <= dt_max"),
 ])
 def test_bad_options_are_named(name, options, message):
     with pytest.raises(ValueError, match=message):
@@ -241,3 +245,33 @@ def test_lru_probe_decay_is_log10_of_its_eigenvalue_magnitudes():
     profile = gradient_profile(circle, inputs(300, batch=2))
     fit = decay_rate(profile.k, profile.mean())
     assert fit.slope == pytest.approx(float(torch.log10(magnitudes).mean()), abs=1e-12)
+
+
+@pytest.mark.parametrize("init", ["lin", "inv"])
+def test_s4d_discretisation_is_stable_and_starts_from_the_papers_modes(init):
+    """ZOH with Re A = -exp(a_log) < 0 and Delta = exp(log_dt) > 0: |A_bar| = exp(Delta Re A) < 1 at
+    init (Re A = -1/2, Delta in [dt_min, dt_max]) and for any parameter values."""
+    net = make_model(ArchSpec("s4d", hidden=16, options={"init": init}), INPUT, OUTPUT, 0).double()
+    layer = net.layers[0]
+    delta = torch.exp(layer.log_dt).detach()
+    assert ((delta >= 0.001 * (1 - 1e-6)) & (delta <= 0.1 * (1 + 1e-6))).all()
+    a_bar, b_bar = (t.detach() for t in layer.discretised())
+    torch.testing.assert_close(a_bar.abs(), torch.exp(-delta / 2)[:, None].expand(16, 32))
+    n = torch.arange(32, dtype=torch.float64)
+    expected = math.pi * n if init == "lin" else 64 / math.pi * (64 / (2 * n + 1) - 1)
+    torch.testing.assert_close(layer.a_imag.detach()[0], expected, rtol=1e-6, atol=1e-5)  # stored in float32
+    with torch.no_grad():  # anywhere training could take the parameters
+        layer.a_log.normal_(0, 3, generator=torch.Generator().manual_seed(0))
+        layer.log_dt.normal_(-2, 3, generator=torch.Generator().manual_seed(1))
+    assert (layer.discretised()[0].abs() < 1).all()
+
+
+def test_s4d_probe_decay_is_log10_of_its_discretised_modes():
+    net, x = model("s4d"), inputs(300, batch=2)
+    layer = net.layers[0]
+    u = probe_vector(HIDDEN, 0).double()
+    a_bar = layer.discretised()[0].detach()
+    readout = 2 * torch.complex(layer.c[0], layer.c[1]).detach().conj() * u[:, None]  # per channel and mode
+    profile = gradient_profile(net, x)
+    expected = closed_form_profile(a_bar.flatten(), readout.flatten(), 300)
+    np.testing.assert_allclose(profile.log10["total"][:, 1:], np.broadcast_to(expected, (2, 300)), rtol=0, atol=1e-9)

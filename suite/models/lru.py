@@ -126,8 +126,8 @@ class LRU(RecurrentModel):
         self.layers = nn.ModuleList(LRULayer(n, hidden_size, r_min, r_max, max_phase) for n in sizes)
 
     # -- the fast view -----------------------------------------------------------------------------
-    def hidden_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        recurrence = scan if x.is_cuda else loop
+    def hidden_sequence(self, x: torch.Tensor, recurrence=None) -> torch.Tensor:
+        recurrence = recurrence or (scan if x.is_cuda else loop)
         h = x
         for layer in self.layers:
             h = layer.output(recurrence(layer.eigenvalues(), layer.drive(h)), h)
@@ -135,10 +135,7 @@ class LRU(RecurrentModel):
 
     def scanned(self, x: torch.Tensor) -> torch.Tensor:
         """The fast view with the parallel scan, whatever the device (for tests)."""
-        h = x
-        for layer in self.layers:
-            h = layer.output(scan(layer.eigenvalues(), layer.drive(h)), h)
-        return h
+        return self.hidden_sequence(x, recurrence=scan)
 
     # -- the step view -----------------------------------------------------------------------------
     def state_names(self):

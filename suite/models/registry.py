@@ -20,6 +20,7 @@ from .lem import LEM
 from .lru import LRU
 from .minimal import MinimalRNN
 from .residual import ResidualRNN
+from .s4d import S4D
 from .vanilla import VanillaRNN
 
 
@@ -77,6 +78,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                              "(Orvieto et al. 2023; options r_min, r_max, max_phase)"),
     "exprnn": Architecture(ExpRNN, "ExpRNN: W_hh = expm(A), A skew-symmetric, so orthogonal throughout; modrelu "
                                    "(Lezcano-Casado & Martinez-Rubio 2019; option skew_init)"),
+    "s4d": Architecture(S4D, "S4D: diagonal state space, ZOH-discretised, linear time-invariant control (Gu et al. "
+                             "2022; options init lin/inv, state_size, dt_min, dt_max)"),
 }
 
 
