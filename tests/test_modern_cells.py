@@ -8,6 +8,7 @@ options refused by name."""
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import re
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from suite.cli import main
 from suite.models import ARCHITECTURES, architecture, make_model, plugins
 from suite.models.plugins import PLUGINS_ENV
 from suite.probes import decay_rate, gradient_profile, probe_vector
@@ -86,6 +88,16 @@ def test_a_recurrent_init_is_refused_with_the_cells_reason(name):
 def test_bad_options_are_named(name, options, message):
     with pytest.raises(ValueError, match=message):
         model(name, **options)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_vgsuite_check_accepts_it(name, tmp_path, capsys):
+    """The contract plus the probes of `vgsuite check`, with no training (a few seconds each)."""
+    code = main(["check", "--arch", name, "--no-train", "--baselines", "none", "--hidden", "8", "--probe-gap", "12",
+                 "--probe-seeds", "2", "--probe-batch", "4", "--store", str(tmp_path / "runs.sqlite"), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["exit_code"] == 0, report
+    assert all(c["passed"] for c in report["contract"]) and set(report["measures"]) == {name}
 
 
 # -- coRNN ------------------------------------------------------------------------------------------
