@@ -104,8 +104,9 @@ def test_vgsuite_check_accepts_it(name, tmp_path, capsys):
 
 @pytest.mark.parametrize("dt,gamma,epsilon", [(0.042, 2.7, 4.7), (0.01, 1.0, 1.0), (0.1, 5.0, 0.5)])
 def test_cornn_energy_grows_at_most_linearly_in_time(dt, gamma, epsilon):
-    """Proposition 3.1's bound in the discrete form of the IMEX scheme. Dotting the z-update with z_n
-    and using y_n - y_(n-1) = dt z_n gives, with E = gamma |y|^2 + |z|^2 and |tanh| <= 1 on m units,
+    """The paper's energy bound on the states (Section 3), in the discrete form of the IMEX scheme.
+    Dotting the z-update with z_n and using y_n - y_(n-1) = dt z_n gives, with E = gamma |y|^2 + |z|^2
+    and |tanh| <= 1 on m units,
         E_n - E_(n-1) <= 2 dt sqrt(m) |z_n| - (2 epsilon - gamma dt) dt |z_n|^2 <= dt m / (2 epsilon - gamma dt),
     so from the zero state E_n <= m t_n / (2 epsilon - gamma dt), t_n = n dt, whatever the input."""
     net = model("cornn", dt=dt, gamma=gamma, epsilon=epsilon)
@@ -117,7 +118,7 @@ def test_cornn_energy_grows_at_most_linearly_in_time(dt, gamma, epsilon):
 
 
 def test_cornn_gradient_changes_by_at_most_order_dt_per_step():
-    """The per-step form of the paper's gradient bounds (Propositions 3.2-3.3): the step Jacobian of
+    """The per-step form of the paper's gradient bounds (Section 3): the step Jacobian of
     (y, z) is P + dt N with P = diag(I, a I), a = 1 / (1 + dt epsilon), and
         N = [[a dt (D W - gamma), a (I + dt D Wc)], [a (D W - gamma), a D Wc]],  D = diag(tanh') <= 1,
     so sigma_min >= a - dt |N| and sigma_max <= 1 + dt |N|: the probe's gradient at lag k lies within

@@ -16,7 +16,8 @@ i.e. z_n = (z_(n-1) + dt (sigma(...) - gamma y_(n-1))) / (1 + dt epsilon). y_n i
 readout (or the next layer) sees. Each step moves the state by O(dt), so the per-step Jacobian is
 I + O(dt) and the gradient can neither explode nor vanish faster than O(dt) per step: the source
 of the paper's gradient bounds, which need dt small against gamma and epsilon. Its energy bound
-(Proposition 3.1) is pinned in tests/test_modern_cells.py in the discrete form derived there.
+(Section 3: the states' energy grows at most linearly in time) and the O(dt) per-step change of
+the gradient are pinned in tests/test_modern_cells.py, in a discrete form derived there.
 
 Defaults are the paper's sequential-MNIST hyperparameters (as the authors' sMNIST script sets
 them): dt = 0.042, gamma = 2.7, epsilon = 4.7. The paper states no weight initialisation beyond

@@ -15,7 +15,8 @@ ring r_min <= |lambda| <= r_max, phases uniform in [0, max_phase]; gamma = sqrt(
 so each mode's response to white noise has unit variance whatever its decay; B complex Gaussian
 with variance 1/(2 n_in) per real and imaginary part, C with 1/N per part, D Gaussian with
 variance 1/n_in (the paper's D is a diagonal; here it maps n_in inputs to H outputs). Defaults r_min = 0.9,
-r_max = 0.999, max_phase = 2 pi: the ring the paper recommends for long-range tasks.
+r_max = 0.999 (the ring the paper starts most of its Long Range Arena runs from; its longest
+tasks move it closer to 1) and max_phase = 2 pi (the full circle of its appendix code).
 
 Because the recurrence is diagonal and linear, the gradient reaching h_(T-k) is, per mode,
 conj(lambda)^k times its value at h_T: it decays by exactly log10 |lambda_n| decades per step
