@@ -16,7 +16,11 @@ The cell meets vgsuite's small cell interface: `IndRNNCell(input_size, hidden_si
 
     vgsuite check --arch examples/indrnn.py:IndRNNCell            # a file path
     vgsuite check --arch examples.indrnn:IndRNNCell               # an import path (from the repo root)
-    VGSUITE_PLUGINS=examples.indrnn vgsuite check --arch indrnn   # the name registered below
+    VGSUITE_PLUGINS=examples.indrnn vgsuite check --arch indrnn-example   # the name registered below
+
+The suite has IndRNN built in as well (`--arch indrnn`, suite/models/indrnn.py, with the paper's
+recurrent weight bound as an option); this file stays as the worked example of a user cell, so it
+registers another name: a user name may not shadow a built-in one.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from torch import nn
 from suite.models import register_architecture
 
 
-@register_architecture("indrnn")
+@register_architecture("indrnn-example")
 class IndRNNCell(nn.Module):
     """IndRNN cell (Li et al. 2018): h_t = relu(W x_t + u * h_{t-1} + b), u a per-unit weight."""
 

@@ -40,9 +40,11 @@ def apply_recurrent_init(model: RecurrentModel, init: str, gain: float = 1.0) ->
         raise ValueError(f"init_gain must be a finite number > 0, got {gain!r}")
     weights = model.recurrent_weights()
     if not weights and (init != "default" or gain != 1.0):
-        # never let a requested mitigation pass silently (e.g. a user cell with a diagonal recurrence)
-        raise ValueError(f"init {init!r} with init_gain {gain} cannot be applied: {type(model).__name__} "
-                         "exposes no square recurrent matrix (its recurrent_weights() is empty)")
+        # never let a requested mitigation pass silently (e.g. a user cell with a diagonal recurrence);
+        # an architecture may say why in its own words (`recurrent_init_refusal`)
+        reason = getattr(model, "recurrent_init_refusal", None) or (
+            f"{type(model).__name__} exposes no square recurrent matrix (its recurrent_weights() is empty)")
+        raise ValueError(f"init {init!r} with init_gain {gain} cannot be applied: {reason}")
     with torch.no_grad():
         for weight, n_blocks in weights:
             size = weight.shape[1]

@@ -81,7 +81,7 @@ class BadSignatureCell(nn.Module):
 
 def test_file_path_and_import_path_resolve_to_the_same_cell(monkeypatch):
     monkeypatch.chdir(ROOT)
-    monkeypatch.setenv(PLUGINS_ENV, "")  # importing examples.indrnn registers "indrnn" and lists it
+    monkeypatch.setenv(PLUGINS_ENV, "")  # importing examples.indrnn registers "indrnn-example" and lists it
     for name in (INDRNN, "examples/indrnn.py:IndRNNCell", "examples.indrnn:IndRNNCell"):
         arch = architecture(name)
         assert arch.origin == "import path" and arch.source and "IndRNN" in arch.summary

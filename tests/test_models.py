@@ -26,7 +26,7 @@ def test_architecture_contract(name, layers, check, device):
 
 
 def test_unknown_architecture_lists_the_names():
-    with pytest.raises(ValueError, match=r"arch must be one of \['gru', 'irnn'"):
+    with pytest.raises(ValueError, match=r"arch must be one of \['cornn', 'exprnn', 'gru', 'indrnn', 'irnn'"):
         ArchSpec("transformer")
 
 

@@ -30,6 +30,9 @@ class RecurrentModel(nn.Module, ABC):
     #: the largest derivative of the recurrent nonlinearity (1 for tanh, 1/4 for sigmoid), or
     #: None where the recurrence is not a single squashed affine map (gated cells).
     derivative_bound: float | None = None
+    #: where recurrent_weights() is empty: why a recurrent init cannot apply, in the architecture's
+    #: own words (suite.mitigations.apply_recurrent_init says it); None gives the generic reason
+    recurrent_init_refusal: str | None = None
 
     def __init__(self, input_size: int, output_size: int, hidden_size: int, num_layers: int):
         super().__init__()

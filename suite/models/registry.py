@@ -12,9 +12,15 @@ from functools import partial
 
 from .attention import AttentionRNN
 from .base import RecurrentModel
+from .cornn import CoRNN
+from .exprnn import ExpRNN
 from .gated import GRU, LSTM
+from .indrnn import IndRNN
+from .lem import LEM
+from .lru import LRU
 from .minimal import MinimalRNN
 from .residual import ResidualRNN
+from .s4d import S4D
 from .vanilla import VanillaRNN
 
 
@@ -62,6 +68,18 @@ ARCHITECTURES: dict[str, Architecture] = {
     "minlstm": Architecture(partial(MinimalRNN, kind="lstm"),
                             "minLSTM: normalised forget and input gates from x_t alone, a parallel scan "
                             "(Feng et al. 2024)"),
+    "cornn": Architecture(CoRNN, "coRNN: coupled damped oscillators, IMEX steps (Rusch & Mishra 2021; options dt, "
+                                 "gamma, epsilon)"),
+    "indrnn": Architecture(IndRNN, "IndRNN: ReLU, one recurrent scalar per unit, u ~ U[0, 1] (Li et al. 2018; "
+                                   "options u_min, u_max, u_bound)"),
+    "lem": Architecture(LEM, "LEM: two state parts with learned per-unit time steps (Rusch, Mishra, Erichson & "
+                             "Mahoney 2022; option dt)"),
+    "lru": Architecture(LRU, "LRU: diagonal complex linear recurrence, eigenvalues on the ring [0.9, 0.999] "
+                             "(Orvieto et al. 2023; options r_min, r_max, max_phase)"),
+    "exprnn": Architecture(ExpRNN, "ExpRNN: W_hh = expm(A), A skew-symmetric, so orthogonal throughout; modrelu "
+                                   "(Lezcano-Casado & Martinez-Rubio 2019; option skew_init)"),
+    "s4d": Architecture(S4D, "S4D: diagonal state space, ZOH-discretised, linear time-invariant control (Gu et al. "
+                             "2022; options init lin/inv, state_size, dt_min, dt_max)"),
 }
 
 
