@@ -74,6 +74,12 @@ CATALOG: dict[str, Entry] = {
     "rnn-attention": _arm("rnn-attention", "long", probed=True),
     "mingru": _arm("mingru", None, probed=True),
     "minlstm": _arm("minlstm", None, probed=True),
+    "indrnn": _arm("indrnn", None, probed=True),
+    "cornn": _arm("cornn", None, probed=True),
+    "lem": _arm("lem", None, probed=True),
+    "exprnn": _arm("exprnn", None, probed=True),
+    "lru": _arm("lru", None, probed=True),
+    "s4d": _arm("s4d", None, probed=True),
 }
 
 
