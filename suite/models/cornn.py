@@ -35,7 +35,7 @@ import math
 import torch
 from torch import nn
 
-from .base import RecurrentModel, State
+from .two_part import ExplicitStack
 
 PAPER_DEFAULTS = {"dt": 0.042, "gamma": 2.7, "epsilon": 4.7}  # sequential MNIST
 
@@ -47,7 +47,7 @@ def positive_option(name: str, value) -> float:
     return float(value)
 
 
-class CoRNN(RecurrentModel):
+class CoRNN(ExplicitStack):
     """A stack of coRNN layers; layer l reads layer l - 1's y."""
 
     derivative_bound = None  # a second-order system, not a squashed affine map of h_(t-1)
@@ -66,38 +66,11 @@ class CoRNN(RecurrentModel):
         self.coupling = nn.ModuleList(nn.Linear(2 * hidden_size, hidden_size, bias=False)  # [W, Wc]
                                       for _ in range(num_layers))
 
-    def _advance(self, layer: int, drive_t: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
+    def project(self, layer: int, inputs: torch.Tensor) -> torch.Tensor:
+        return self.drive[layer](inputs)  # V u + b
+
+    def advance(self, layer: int, drive_t: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
         """One IMEX step of one layer, given V u_n + b."""
         force = torch.tanh(self.coupling[layer](torch.cat([y, z], dim=-1)) + drive_t)
         z = (z + self.dt * (force - self.gamma * y)) / (1.0 + self.dt * self.epsilon)
         return y + self.dt * z, z
-
-    # -- the fast view: every layer's drive for all steps in one matmul, then the loop ------------
-    def hidden_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for layer in range(self.num_layers):
-            y = z = x.new_zeros(x.shape[0], self.hidden_size)
-            outputs = []
-            for drive_t in self.drive[layer](h).unbind(1):
-                y, z = self._advance(layer, drive_t, y, z)
-                outputs.append(y)
-            h = torch.stack(outputs, dim=1)
-        return h
-
-    # -- the step view -----------------------------------------------------------------------------
-    def state_names(self):
-        return tuple(name for layer in range(self.num_layers) for name in (f"h{layer}", f"z{layer}"))
-
-    def step(self, x_t: torch.Tensor, state: State) -> State:
-        new, inputs = [], x_t
-        for layer in range(self.num_layers):
-            y, z = self._advance(layer, self.drive[layer](inputs), state[2 * layer], state[2 * layer + 1])
-            new += [y, z]
-            inputs = y
-        return tuple(new)
-
-    def top_hidden(self, state: State) -> torch.Tensor:
-        return state[-2]
-
-    def recurrent_weights(self):
-        return []

@@ -30,12 +30,12 @@ import math
 import torch
 from torch import nn
 
-from .base import RecurrentModel, State
+from .two_part import ExplicitStack
 
 PAPER_DT = 0.21  # sequential MNIST
 
 
-class LEM(RecurrentModel):
+class LEM(ExplicitStack):
     """A stack of LEM layers; layer l reads layer l - 1's y."""
 
     recurrent_init_refusal = ("LEM's hidden-to-hidden maps are four gate and candidate maps over two state "
@@ -65,39 +65,12 @@ class LEM(RecurrentModel):
         h_1, h_2, h_z = self.hidden[layer](y).chunk(3, dim=-1)
         return self.dt * torch.sigmoid(i_1 + h_1), self.dt * torch.sigmoid(i_2 + h_2), i_z + h_z, i_y
 
-    def _advance(self, layer: int, projected_t: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
+    def project(self, layer: int, inputs: torch.Tensor) -> torch.Tensor:
+        return self.inputs[layer](inputs)  # V_1, V_2, V_z, V_y and b at once
+
+    def advance(self, layer: int, projected_t: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
         """One step of one layer, given V u_n + b for all four maps."""
         dt_z, dt_y, k_z, i_y = self.time_steps(layer, projected_t, y)
         z = (1.0 - dt_z) * z + dt_z * torch.tanh(k_z)
         y = (1.0 - dt_y) * y + dt_y * torch.tanh(self.candidate[layer](z) + i_y)
         return y, z
-
-    # -- the fast view: the input maps for all steps in one matmul, then the loop ----------------
-    def hidden_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for layer in range(self.num_layers):
-            y = z = x.new_zeros(x.shape[0], self.hidden_size)
-            outputs = []
-            for projected_t in self.inputs[layer](h).unbind(1):
-                y, z = self._advance(layer, projected_t, y, z)
-                outputs.append(y)
-            h = torch.stack(outputs, dim=1)
-        return h
-
-    # -- the step view -----------------------------------------------------------------------------
-    def state_names(self):
-        return tuple(name for layer in range(self.num_layers) for name in (f"h{layer}", f"z{layer}"))
-
-    def step(self, x_t: torch.Tensor, state: State) -> State:
-        new, inputs = [], x_t
-        for layer in range(self.num_layers):
-            y, z = self._advance(layer, self.inputs[layer](inputs), state[2 * layer], state[2 * layer + 1])
-            new += [y, z]
-            inputs = y
-        return tuple(new)
-
-    def top_hidden(self, state: State) -> torch.Tensor:
-        return state[-2]
-
-    def recurrent_weights(self):
-        return []

@@ -41,7 +41,8 @@ import math
 import torch
 from torch import nn
 
-from .base import RecurrentModel, State
+from .base import State
+from .two_part import TwoPartStack
 
 
 def as_complex(s: torch.Tensor) -> torch.Tensor:
@@ -112,8 +113,10 @@ class LRULayer(nn.Module):
         return h.real @ self.c[0].T - h.imag @ self.c[1].T + x @ self.d.T
 
 
-class LRU(RecurrentModel):
+class LRU(TwoPartStack):
     """A stack of LRU layers (no MLP between them: see the module docstring)."""
+
+    part = "s"   # [Re h, Im h] of the complex state
 
     derivative_bound = None  # no activation: the Jacobian is diag(lambda)
     recurrent_init_refusal = ("the LRU's recurrence is a diagonal of complex eigenvalues, initialised on the ring "
@@ -139,9 +142,6 @@ class LRU(RecurrentModel):
         return self.hidden_sequence(x, recurrence=scan)
 
     # -- the step view -----------------------------------------------------------------------------
-    def state_names(self):
-        return tuple(name for layer in range(self.num_layers) for name in (f"h{layer}", f"s{layer}"))
-
     def initial_state(self, batch: int, like: torch.Tensor) -> State:
         y, s = like.new_zeros(batch, self.hidden_size), like.new_zeros(batch, 2 * self.hidden_size)
         return tuple(t.clone() for _ in range(self.num_layers) for t in (y, s))
@@ -153,9 +153,3 @@ class LRU(RecurrentModel):
             inputs = layer.output(h, inputs)
             new += [inputs, as_real(h)]
         return tuple(new)
-
-    def top_hidden(self, state: State) -> torch.Tensor:
-        return state[-2]
-
-    def recurrent_weights(self):
-        return []

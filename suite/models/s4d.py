@@ -36,8 +36,9 @@ import math
 import torch
 from torch import nn
 
-from .base import RecurrentModel, State
+from .base import State
 from .lru import as_complex, as_real, loop, scan
+from .two_part import TwoPartStack
 
 S4D_INITS = ("lin", "inv")
 
@@ -74,8 +75,10 @@ class S4DLayer(nn.Module):
         return 2 * (modes.real * self.c[0] - modes.imag * self.c[1]).sum(-1) + self.d * u
 
 
-class S4D(RecurrentModel):
+class S4D(TwoPartStack):
     """A stack of S4D layers (no nonlinearity between them: see the module docstring)."""
+
+    part = "s"   # [Re h, Im h] of the complex state
 
     derivative_bound = None  # no activation: the Jacobian is diag(A_bar)
     recurrent_init_refusal = ("S4D's recurrence is a diagonal of discretised complex modes, initialised by the "
@@ -112,9 +115,6 @@ class S4D(RecurrentModel):
         return self.hidden_sequence(x, recurrence=scan)
 
     # -- the step view -----------------------------------------------------------------------------
-    def state_names(self):
-        return tuple(name for layer in range(self.num_layers) for name in (f"h{layer}", f"s{layer}"))
-
     def initial_state(self, batch: int, like: torch.Tensor) -> State:
         y, s = like.new_zeros(batch, self.hidden_size), like.new_zeros(batch, 2 * self.hidden_size * self.modes)
         return tuple(t.clone() for _ in range(self.num_layers) for t in (y, s))
@@ -128,9 +128,3 @@ class S4D(RecurrentModel):
             inputs = layer.output(modes, u)
             new += [inputs, as_real(modes.reshape(modes.shape[0], -1))]
         return tuple(new)
-
-    def top_hidden(self, state: State) -> torch.Tensor:
-        return state[-2]
-
-    def recurrent_weights(self):
-        return []
