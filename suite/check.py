@@ -45,11 +45,11 @@ import numpy as np
 from . import stats
 from .battery import BASELINES, Battery, make_battery
 from .cache import ResultCache
+from .containment import UserCodeError, contained
 from .contract import CheckResult, run_contract
 from .executors import LOCAL, Executor
 from .expectations import Expectation, ExpectationError, parse_expectation
 from .models import architecture
-from .models.plugins import SOURCE_OPTION
 from .probes import build_model, decay_rate, gradient_profile, input_saliency, mean_ci, memory_horizon, probe_batch
 from .profiles import task_options
 from .specs import ArchSpec, RunSpec, TaskSpec, replicate_seeds
@@ -172,6 +172,7 @@ class CheckReport:
     errors: dict = field(default_factory=dict)
     stopped: str | None = None                        # why the battery stopped early
     source: str | None = None
+    source_files: tuple[str, ...] = ()   # what the source hash covers (suite/models/sources.py)
     wall_s: float = 0.0
 
     @property
@@ -200,6 +201,7 @@ class CheckReport:
     def to_dict(self) -> dict:
         return _jsonable({
             "schema": SCHEMA, "arch": self.arch, "label": self.label, "source": self.source,
+            "source_files": list(self.source_files),
             "battery": asdict(self.battery) | {"description": self.battery.describe()},
             "contract": [r.to_dict() for r in self.contract],
             "measures": self.measures, "expectations": self.expectations, "errors": self.errors,
@@ -212,7 +214,8 @@ class CheckReport:
     def render(self) -> str:
         from tabulate import tabulate
 
-        lines = [f"vgsuite check: {self.arch}" + (f" (source {self.source})" if self.source else ""),
+        lines = [f"vgsuite check: {self.arch}" + (f" (source {self.source}: {', '.join(self.source_files)})"
+                                                  if self.source else ""),
                  f"  {self.battery.describe()}", ""]
         passed = sum(r.passed for r in self.contract)
         lines.append(f"Contract (hidden 8, layers {self.battery.layers}): {passed}/{len(self.contract)} checks passed")
@@ -290,14 +293,12 @@ def run_check(name: str, battery: Battery, *, options: dict | None = None, expec
     started = time.perf_counter()
     entry = architecture(name)  # named errors for names that do not resolve
     expectations = [parse_expectation(e, battery) for e in expect]
-    opts = dict(options or {})
-    if entry.source and entry.origin != "builtin":
-        opts[SOURCE_OPTION] = entry.source
-    user = ArchSpec(name, hidden=battery.hidden, layers=battery.layers, options=opts)
+    user = ArchSpec(name, hidden=battery.hidden, layers=battery.layers, options=dict(options or {}))
     label = short_label(name)
     if label in battery.baselines and name != label:
         label = name
-    report = CheckReport(name, label, battery, run_contract(name, battery.layers, device), source=entry.source)
+    report = CheckReport(name, label, battery, run_contract(name, battery.layers, device), source=entry.source,
+                         source_files=entry.source_files)
     say = log or (lambda text: None)
     say(f"contract: {sum(r.passed for r in report.contract)}/{len(report.contract)} checks passed")
     fatal = [r.check for r in report.contract if r.fatal and not r.passed]
@@ -316,7 +317,14 @@ def run_check(name: str, battery: Battery, *, options: dict | None = None, expec
                 report.measures[lab] = {}
                 for task in battery.tasks:
                     say(f"probing {lab} on {task} (gap {battery.probe_gap})")
-                    data = _probe_cached(arch, task, battery, device, cache)
+                    try:
+                        with contained(f"{lab}: probing on {task}"):
+                            data = _probe_cached(arch, task, battery, device, cache)
+                    except UserCodeError as exc:
+                        report.errors[lab] = str(exc)
+                        report.stopped = str(exc)
+                        report.wall_s = time.perf_counter() - started
+                        return report
                     report.measures[lab][f"decay.{task}"] = data["decay"]
                     report.measures[lab][f"horizon.{task}"] = data["horizon"]
             if battery.trains:

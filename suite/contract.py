@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .containment import real_interrupt
 from .models import make_model
 from .specs import ArchSpec
 
@@ -43,7 +44,9 @@ def build(name: str, layers: int = 1, seed: int = 0, device: str = "cpu", dtype=
         return model.to(device=device, dtype=dtype)
     except ContractError:
         raise
-    except Exception as exc:
+    except BaseException as exc:  # user code: SystemExit included (suite/containment.py)
+        if real_interrupt(exc):
+            raise
         raise ContractError(
             f"building it (input_size {INPUT}, output_size {OUTPUT}, hidden_size {HIDDEN}, "
             f"num_layers {layers}) raised {type(exc).__name__}: {exc}") from exc
@@ -229,7 +232,9 @@ def run_contract(name: str, layers: int = 1, device: str = "cpu") -> list[CheckR
             check(name, layers, device)
         except ContractError as exc:
             results.append(CheckResult(check.name, False, str(exc), check.fatal))
-        except Exception as exc:  # the architecture's own code raised
+        except BaseException as exc:  # the architecture's own code raised, SystemExit included
+            if real_interrupt(exc):
+                raise
             results.append(CheckResult(check.name, False, f"raised {type(exc).__name__}: {_first(exc)}", check.fatal))
         else:
             results.append(CheckResult(check.name, True, "", check.fatal))

@@ -122,6 +122,9 @@ class ArchSpec:
     def __post_init__(self):
         object.__setattr__(self, "options", freeze_options(self.options, "arch options"))
         arch = architecture(self.name)
+        if arch.origin != "builtin" and arch.source and SOURCE_OPTION not in dict(self.options):
+            # a plug-in's runs are keyed by the code it computes with (suite/models/sources.py)
+            object.__setattr__(self, "options", freeze_options({**dict(self.options), SOURCE_OPTION: arch.source}))
         allowed = arch_option_names(arch)
         unknown = sorted(k for k, _ in self.options if allowed is not None and k not in allowed)
         if unknown:

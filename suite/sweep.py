@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from tasks import task_class
 
 from . import train as training  # looked up at call time, so tests can patch suite.train.run
+from .containment import real_interrupt
 from .engine import groups, stacked  # looked up at call time, like training
 from .engine.protocol import RunResult
 from .environment import available_cores, metadata, resolve_device
@@ -251,7 +252,9 @@ def train_group(group: Sequence[RunSpec]) -> list[Trained]:
         else:
             try:
                 result, status, error = training.run(spec).to_dict(), "ok", None
-            except Exception as exc:  # the run failed, not the sweep: record it and go on
+            except BaseException as exc:  # the run failed, not the sweep: record it and go on
+                if real_interrupt(exc):    # (a user cell's SystemExit too: suite/containment.py)
+                    raise
                 result, status, error = {}, "failed", describe_error(exc)
         trained.append(Trained(spec, result, metadata(spec.device) | {"trainer": training.trainer_of(spec)},
                                status, error))

@@ -53,11 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ..containment import UserCodeError, install_interrupt_flag
     from ..store import StoreError
     from .outputs import os_error_line
 
+    install_interrupt_flag()  # a real Ctrl-C still stops us inside user code (suite/containment.py)
     try:
         return args.handler(args)
+    except UserCodeError as exc:  # the user's architecture raised: a failed step, not a vgsuite bug
+        print(f"vgsuite {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
     except (ValueError, StoreError) as exc:  # our validation errors name the parameter; no traceback
         print(f"vgsuite {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT

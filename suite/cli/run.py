@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import contextmanager
 
 from tasks import TASKS
 
@@ -18,13 +19,27 @@ from .common import (
 from .registry import UsageError, subcommand
 
 
+@contextmanager
+def user_code(name: str, step: str):
+    """A plug-in's errors during `step` as one line naming it (exit 1); a built-in's propagate."""
+    from ..containment import contained
+    from ..models import architecture
+
+    if architecture(name).origin == "builtin":
+        yield
+        return
+    with contained(f"arch {name}: {step}"):
+        yield
+
+
 @subcommand("train", "train one run and compare it with the task's memoryless baseline")
 def cmd_train(args) -> int:
     from ..environment import metadata
     from ..train import run
 
     spec = spec_from_args(args)
-    result = run(spec)
+    with user_code(spec.arch.name, "training"):
+        result = run(spec)
     if args.json:
         print(json.dumps(result.to_dict() | {"key": spec.key, "spec": spec.to_dict(),
                                              "meta": metadata(spec.device)}, sort_keys=True))
@@ -101,8 +116,9 @@ def cmd_probe(args) -> int:
     results = []
     with Progress(len(seeds), f"probe {task.name} gap {task.gap}, {arch.name}", unit="seed") as bar:
         for s in seeds:
-            results.append(probe(arch, task, s, batch=args.probe_batch, loss=args.loss, train=train,
-                                 device=args.device))
+            with user_code(arch.name, f"probing seed {s}"):
+                results.append(probe(arch, task, s, batch=args.probe_batch, loss=args.loss, train=train,
+                                     device=args.device))
             bar.update()
     summary = summarise(results)
     summary["settings"] = {"task": asdict(task.with_defaults()), "arch": asdict(arch), "seeds": list(seeds),

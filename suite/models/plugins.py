@@ -30,9 +30,11 @@ raises `ArchitectureImportError`; both are ValueErrors, so the CLI reports them 
 What the object *does* (shapes, state, gradients) is the business of the contract checks
 (`suite.contract`).
 
-Results are keyed by name only. `vgsuite check` therefore adds the option `vgsuite_source` (a hash of
-the file that defines the object) to the spec, so a changed cell never reuses stored runs; the build
-functions made here drop that option before calling the user's code.
+Runs are keyed by what the object computes, not by its name: every spec of a plug-in carries the
+option `vgsuite_source`, a hash of the file that defines it and of every local module that file
+imports (suite/models/sources.py), so an edit anywhere in that code trains anew and the same code
+keys the same runs wherever it lies; the build functions made here drop that option before calling
+the user's code.
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..containment import real_interrupt
 from .base import RecurrentModel, State
 from .registry import ARCHITECTURES, Architecture
+from .sources import local_sources, source_hash
 
 ENTRY_POINT_GROUP = "vgsuite.architectures"
 PLUGINS_ENV = "VGSUITE_PLUGINS"   # comma-separated modules to import before giving up on a name
@@ -154,13 +158,8 @@ def _as_tuple(state) -> tuple:
 # -- turning an object into an Architecture -------------------------------------------------------
 
 
-def source_hash(obj) -> str | None:
-    """sha256 (12 hex digits) of the file that defines `obj`, or None when there is none."""
-    try:
-        path = inspect.getsourcefile(obj) or inspect.getfile(obj)
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-    except (TypeError, OSError):
-        return None
+def _file_names(obj) -> tuple[str, ...]:
+    return tuple(name for name, _ in local_sources(obj))
 
 
 def _without_source(build):
@@ -185,7 +184,8 @@ def as_architecture(obj, label: str, origin: str):
     """An `Architecture` for a cell class, a RecurrentModel subclass or an Architecture."""
     if isinstance(obj, Architecture):
         return Architecture(_without_source(obj.build), obj.summary, obj.defining_init,
-                            obj.zero_recurrent_bias, origin, obj.source or source_hash(obj.build))
+                            obj.zero_recurrent_bias, origin=origin, source=obj.source or source_hash(obj.build),
+                            source_files=obj.source_files or _file_names(obj.build))
     if not inspect.isclass(obj):
         raise ArchitectureInterfaceError(
             f"arch {label!r} names a {type(obj).__name__}, not a class: give an nn.Module cell class "
@@ -199,7 +199,8 @@ def as_architecture(obj, label: str, origin: str):
                 "(abstract in suite.models.RecurrentModel)")
         _check_signature(label, obj, (1, 1, 1, 1), "a RecurrentModel must be built as "
                          "Model(input_size, output_size, hidden_size, num_layers, **options)")
-        return Architecture(_without_source(obj), summary, origin=origin, source=source_hash(obj))
+        return Architecture(_without_source(obj), summary, origin=origin, source=source_hash(obj),
+                            source_files=_file_names(obj))
     if issubclass(obj, nn.Module):
         _check_signature(label, obj, (1, 1), "a cell must be built as Cell(input_size, hidden_size, **options)")
         names = getattr(obj, "state_names", ("h",))
@@ -216,7 +217,7 @@ def as_architecture(obj, label: str, origin: str):
 
         build.__wrapped__ = obj
         return Architecture(_without_source(build), f"{summary} (cell, stacked by vgsuite)",
-                            origin=origin, source=source_hash(obj))
+                            origin=origin, source=source_hash(obj), source_files=_file_names(obj))
     raise ArchitectureInterfaceError(
         f"arch {label!r}: class {obj.__name__} is neither an nn.Module cell nor a RecurrentModel subclass")
 
@@ -287,7 +288,9 @@ def _import_object(name: str):
             module = importlib.import_module(where)
         except ModuleNotFoundError as exc:
             raise ArchitectureImportError(f"arch {name!r}: cannot import module {where!r} ({exc})") from None
-        except Exception as exc:  # the user's module raised while importing
+        except BaseException as exc:  # the user's module raised while importing, SystemExit included
+            if real_interrupt(exc):
+                raise
             raise ArchitectureImportError(
                 f"arch {name!r}: importing module {where!r} raised {type(exc).__name__}: {exc}") from None
     obj = module
@@ -307,13 +310,17 @@ def _import_file(name: str, where: str):
     module_name = f"{FILE_MODULE_PREFIX}{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
     if module_name in sys.modules:
         return sys.modules[module_name]
+    if str(path.parent) not in sys.path:  # its own imports of modules beside it resolve, as under `python file.py`
+        sys.path.append(str(path.parent))
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:
         del sys.modules[module_name]
+        if real_interrupt(exc):
+            raise
         raise ArchitectureImportError(
             f"arch {name!r}: importing file {where!r} raised {type(exc).__name__}: {exc}") from None
     return module
@@ -329,7 +336,9 @@ def _import_listed_plugins() -> None:
     for module in [m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip()]:
         try:
             importlib.import_module(module)
-        except Exception as exc:
+        except BaseException as exc:
+            if real_interrupt(exc):
+                raise
             raise ArchitectureImportError(
                 f"{PLUGINS_ENV}: importing module {module!r} raised {type(exc).__name__}: {exc}") from None
 
@@ -350,7 +359,9 @@ def _from_entry_point(name: str):
     ep = found[0]
     try:
         obj = ep.load()
-    except Exception as exc:
+    except BaseException as exc:
+        if real_interrupt(exc):
+            raise
         raise ArchitectureImportError(
             f"arch {name!r}: entry point {ep.value!r} (group {ENTRY_POINT_GROUP!r}) raised "
             f"{type(exc).__name__}: {exc}") from None

@@ -40,6 +40,8 @@ class Architecture:
     #: plugins.py) and a hash of its source file
     origin: str = "builtin"
     source: str | None = None
+    #: the files the source hash covers: the defining file, then the local modules it imports
+    source_files: tuple[str, ...] = ()
 
 
 ARCHITECTURES: dict[str, Architecture] = {
