@@ -50,6 +50,7 @@ from .contract import CheckResult, run_contract
 from .executors import LOCAL, Executor
 from .expectations import Expectation, ExpectationError, parse_expectation
 from .models import architecture
+from .models.plugins import SOURCE_OPTION
 from .probes import build_model, decay_rate, gradient_profile, input_saliency, mean_ci, memory_horizon, probe_batch
 from .profiles import task_options
 from .specs import ArchSpec, RunSpec, TaskSpec, replicate_seeds
@@ -173,6 +174,7 @@ class CheckReport:
     stopped: str | None = None                        # why the battery stopped early
     source: str | None = None
     source_files: tuple[str, ...] = ()   # what the source hash covers (suite/models/sources.py)
+    options: dict = field(default_factory=dict)   # the architecture's options, as given
     wall_s: float = 0.0
 
     @property
@@ -201,7 +203,7 @@ class CheckReport:
     def to_dict(self) -> dict:
         return _jsonable({
             "schema": SCHEMA, "arch": self.arch, "label": self.label, "source": self.source,
-            "source_files": list(self.source_files),
+            "source_files": list(self.source_files), "options": self.options,
             "battery": asdict(self.battery) | {"description": self.battery.describe()},
             "contract": [r.to_dict() for r in self.contract],
             "measures": self.measures, "expectations": self.expectations, "errors": self.errors,
@@ -215,7 +217,8 @@ class CheckReport:
         from tabulate import tabulate
 
         lines = [f"vgsuite check: {self.arch}" + (f" (source {self.source}: {', '.join(self.source_files)})"
-                                                  if self.source else ""),
+                                                  if self.source else "")
+                 + (f", options {', '.join(f'{k}={v}' for k, v in self.options.items())}" if self.options else ""),
                  f"  {self.battery.describe()}", ""]
         passed = sum(r.passed for r in self.contract)
         lines.append(f"Contract (hidden 8, layers {self.battery.layers}): {passed}/{len(self.contract)} checks passed")
@@ -298,7 +301,8 @@ def run_check(name: str, battery: Battery, *, options: dict | None = None, expec
     if label in battery.baselines and name != label:
         label = name
     report = CheckReport(name, label, battery, run_contract(name, battery.layers, device), source=entry.source,
-                         source_files=entry.source_files)
+                         source_files=entry.source_files,
+                         options={k: v for k, v in user.options if k != SOURCE_OPTION})
     say = log or (lambda text: None)
     say(f"contract: {sum(r.passed for r in report.contract)}/{len(report.contract)} checks passed")
     fatal = [r.check for r in report.contract if r.fatal and not r.passed]

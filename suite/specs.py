@@ -41,11 +41,17 @@ Options = tuple[tuple[str, object], ...]
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
 
 
+def _option_parameters(arch) -> dict | None:
+    try:
+        return dict(inspect.signature(arch.build).parameters)
+    except (TypeError, ValueError):  # a builtin or C callable: let it judge its own options
+        return None
+
+
 def arch_option_names(arch) -> set[str] | None:
     """The keyword options an architecture's builder accepts (None: any, a **options builder)."""
-    try:
-        params = inspect.signature(arch.build).parameters
-    except (TypeError, ValueError):  # a builtin or C callable: let it judge its own options
+    params = _option_parameters(arch)
+    if params is None:
         return None
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return None
@@ -54,6 +60,29 @@ def arch_option_names(arch) -> set[str] | None:
     names = {n for n, p in params.items() if n not in fixed | bound
              and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
     return names | ({SOURCE_OPTION} if arch.origin != "builtin" else set())  # a user cell's source hash
+
+
+#: what an option's default says its values must be (bool before int: True is an int)
+_OPTION_TYPES = ((bool, (bool,), "True or False"), (int, (int,), "an integer"),
+                 (float, (int, float), "a number"), (str, (str,), "a string"))
+
+
+def check_option_types(arch, name: str, options: Options) -> None:
+    """Each option's value must be of its default's kind (a number where the constructor's default
+    is 1.0, ...): a ValueError naming the option, before anything is built. Options without a
+    default, or with None, take any value the constructor accepts."""
+    params = _option_parameters(arch) or {}
+    for key, value in options:
+        param = params.get(key)
+        default = None if param is None else param.default
+        if default is None or default is inspect.Parameter.empty:
+            continue
+        for kind, accepted, words in _OPTION_TYPES:
+            if isinstance(default, kind):
+                if not isinstance(value, accepted) or (kind is not bool and isinstance(value, bool)):
+                    raise ValueError(f"arch {name!r} option {key!r} takes {words} (its default is {default!r}), "
+                                     f"got {value!r}")
+                break
 
 
 def freeze_options(options: dict | Options | None, name: str = "options") -> Options:
@@ -129,6 +158,7 @@ class ArchSpec:
         unknown = sorted(k for k, _ in self.options if allowed is not None and k not in allowed)
         if unknown:
             raise ValueError(f"arch {self.name!r} has no option {unknown[0]!r}; its options are {sorted(allowed)}")
+        check_option_types(arch, self.name, self.options)
         _positive_int("hidden", self.hidden)
         _positive_int("layers", self.layers)
         if self.init not in INITS:

@@ -71,10 +71,10 @@ def test_a_recurrent_init_is_refused_with_the_cells_reason(name):
 @pytest.mark.parametrize("name,options,message", [
     ("cornn", {"dt": 0.0}, "dt must be a finite number > 0"),
     ("cornn", {"gamma": -1.0}, "gamma must be a finite number > 0"),
-    ("cornn", {"epsilon": "big"}, "epsilon must be a finite number > 0"),
+    ("cornn", {"epsilon": "big"}, r"option .epsilon. takes a number \(its default is 4.7\)"),  # the spec checks kinds
     ("lem", {"dt": 1.5}, r"dt must be a number in \(0, 1\]"),
     ("indrnn", {"u_min": 0.5, "u_max": 0.1}, "u_min must be <= u_max"),
-    ("indrnn", {"u_max": "one"}, "u_max must be a finite number"),
+    ("indrnn", {"u_max": "one"}, r"option .u_max. takes a number \(its default is 1.0\)"),
     ("indrnn", {"u_bound": 0}, "u_bound must be None or a finite number > 0"),
     ("lru", {"r_min": 0.99, "r_max": 0.9}, "r_min and r_max must satisfy 0 <= r_min <= r_max < 1"),
     ("lru", {"r_max": 1.0}, "r_min and r_max must satisfy 0 <= r_min <= r_max < 1"),

@@ -113,3 +113,26 @@ def test_only_a_real_interrupt_passes_containment(monkeypatch):
         with containment.contained("step"):
             raise KeyboardInterrupt
 
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--arch", "cornn", "--arch-option", "gamma=abc"], "option 'gamma' takes a number (its default is 2.7)"),
+    (["train", "--arch", "resrnn", "--arch-option", "skip=1.5"], "option 'skip' takes an integer"),
+    (["train", "--arch", "cornn", "--arch-option", "gamma=0.4,66"], "key=a,b,c, is for vgsuite sweep"),
+    (["train", "--arch", "cornn", "--arch-option", "nope=1"], "has no option 'nope'; its options are"),
+])
+def test_options_are_typed_and_checked_before_anything_runs(tmp_path, capsys, argv, message):
+    assert main([*argv, "--task", "delayed_recall", "--gap", "3", "--steps", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_sweep_runs_an_option_list_as_a_grid_and_check_shows_options(tmp_path, capsys):
+    assert main(["sweep", "--task", "delayed_recall", "--gaps", "3", "--archs", "cornn", "--arch-option",
+                 "gamma=0.4,66", "--arch-option", "epsilon=8", "--seeds", "1", "--steps", "2", "--hidden", "4",
+                 "--eval-every", "1", "--json", "--store", str(tmp_path / "runs.sqlite")]) == 0
+    assert json.loads(capsys.readouterr().out)["ran"] == 2
+    assert main(["check", "--arch", "cornn", "--arch-option", "gamma=0.4", "--no-train", "--baselines", "none",
+                 "--hidden", "4", "--probe-gap", "5", "--probe-seeds", "2", "--probe-batch", "2",
+                 "--store", str(tmp_path / "runs.sqlite")]) == 0
+    assert "vgsuite check: cornn, options gamma=0.4" in capsys.readouterr().out

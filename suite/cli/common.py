@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import math
 
 from tasks import TASKS
@@ -19,6 +20,22 @@ def parse_option(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise UsageError(f"options take the form key=value, got {text!r}")
     key, raw = text.split("=", 1)
+    if "," in raw and not raw.strip().startswith(("'", '"')):
+        raise UsageError(f"option {key.strip()!r} takes one value here, got {raw!r} (a list of values, "
+                         "key=a,b,c, is for vgsuite sweep)")
+    return _option_value(key, raw, text)
+
+
+def parse_option_values(text: str) -> tuple[str, list]:
+    """'key=a,b,c' -> (key, [a, b, c]): the values a sweep runs as a grid (one value: a list of one)."""
+    if "=" not in text:
+        raise UsageError(f"options take the form key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    items = [raw] if raw.strip().startswith(("'", '"')) else raw.split(",")
+    return _option_value(key, items[0], text)[0], [_option_value(key, item, text)[1] for item in items]
+
+
+def _option_value(key: str, raw: str, text: str) -> tuple[str, object]:
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -65,6 +82,14 @@ def arch_from_args(args, name: str) -> ArchSpec:
         init_gain=args.init_gain, forget_bias=args.forget_bias,
         options=dict(parse_option(o) for o in args.arch_option),
     )
+
+
+def arch_grid_from_args(args, name: str) -> list[ArchSpec]:
+    """One ArchSpec per combination of the --arch-option value lists (key=a,b: a sweep's grid)."""
+    keys, lists = zip(*(parse_option_values(o) for o in args.arch_option)) if args.arch_option else ((), ())
+    return [ArchSpec(name=name, hidden=args.hidden, layers=args.layers, init=args.init,
+                     init_gain=args.init_gain, forget_bias=args.forget_bias, options=dict(zip(keys, values)))
+            for values in itertools.product(*lists)]
 
 
 def train_from_args(args) -> TrainSpec:

@@ -15,7 +15,7 @@ from .common import (
     add_executor_arguments,
     add_run_arguments,
     add_store_argument,
-    arch_from_args,
+    arch_grid_from_args,
     comma_list,
     executor_from_args,
     open_store,
@@ -71,7 +71,8 @@ def sweep_specs(args) -> list[RunSpec]:
     train = replace(prof.train, **{name: getattr(args, name) for name in PROFILE_FLAGS
                                    if name != "hidden" and getattr(args, name) is not None})
     return grid(
-        comma_list("task", args.task), [arch_from_args(args, a) for a in comma_list("archs", args.archs)],
+        comma_list("task", args.task), [spec for a in comma_list("archs", args.archs)
+                                        for spec in arch_grid_from_args(args, a)],
         profile=prof, gaps=comma_list("gaps", args.gaps, int), seeds=args.seeds,
         master_seed=args.master_seed, task_options=dict(parse_option(o) for o in args.task_option),
         train=train, device=args.device,
