@@ -328,7 +328,9 @@ def _by_bracket(entry: dict | None, op: str, c: float) -> dict:
     none = not OPS[op](a, c) and not OPS[op](last, c)
     if every or none:
         return common | {"verdict": "holds" if every else "does not hold"}
-    return common | {"verdict": f"not decided (the bracket {text} straddles {c:g}: a rung between would decide)"}
+    why = ("the ladder ends without a failure: a longer ladder would decide" if b is None
+           else "a rung between would decide")
+    return common | {"verdict": f"not decided (the bracket {text} straddles {c:g}: {why})"}
 
 
 def _versus_number(kind: str, op: str, mine: dict | None, c: float) -> dict:
