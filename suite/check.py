@@ -341,6 +341,8 @@ def run_check(name: str, battery: Battery, *, options: dict | None = None, expec
         label = name
     report = CheckReport(name, label, battery, run_contract(name, battery.layers, device), source=entry.source)
     say = log or (lambda text: None)
+    for note in filter(None, (e.too_few_seeds(battery) for e in expectations)):
+        say(f"note: {note}")
     say(f"contract: {sum(r.passed for r in report.contract)}/{len(report.contract)} checks passed")
     fatal = [r.check for r in report.contract if r.fatal and not r.passed]
     if fatal:

@@ -110,6 +110,17 @@ class Expectation:
             return sign_seeds_needed(two_sided)
         return 2 if self.kind == "decay" else 1
 
+    def too_few_seeds(self, battery: Battery) -> str | None:
+        """Why `battery` cannot decide this expectation, said before anything runs (None: it can)."""
+        gap = self.kind == "critical_gap"
+        have, needed = (battery.seeds if gap else battery.probe_seeds), self.seeds_needed()
+        if have >= needed:
+            return None
+        flag = "--seeds" if gap else "--probe-seeds"
+        side = " per side" if isinstance(self.target, str) else ""
+        return (f"{self.text} cannot be decided with {have} seeds{side}: "
+                f"its test needs >= {needed} ({flag} {needed}); it will fail as not decided")
+
     def holds(self, measures: dict, label: str) -> dict:
         """The judged expectation: `passed` only for the verdict "holds"."""
         mine = measures.get(label, {}).get(self.metric)

@@ -223,3 +223,12 @@ def test_the_default_pytest_battery_has_the_seeds_its_tests_need():
     assert _default_battery(["horizon>=50"]).probe_seeds == 5
     assert _default_battery(["decay==rnn-tanh"]).probe_seeds == 4
     assert _default_battery(["critical_gap!=lstm"]).seeds == 4
+
+
+def test_a_battery_too_small_to_decide_is_named_before_anything_runs():
+    quick = make_battery("quick")  # 3 probe seeds, 3 training seeds
+    assert parse_expectation("horizon>=50", quick).too_few_seeds(quick) == (
+        "horizon>=50 cannot be decided with 3 seeds: its test needs >= 5 (--probe-seeds 5); "
+        "it will fail as not decided")
+    assert "(--seeds 4)" in parse_expectation("critical_gap==lstm", quick).too_few_seeds(quick)
+    assert parse_expectation("decay>lstm", quick).too_few_seeds(quick) is None
