@@ -56,7 +56,8 @@ Against a number:
   the first rung; b open above the top rung when none failed). A statement holds when every gap in
   the bracket satisfies it, does not hold when none does, and is not decided when the bracket
   straddles VALUE (a rung between would decide). `==` holds when VALUE lies in the bracket, `!=`
-  when it does not.
+  when it does not. Its effect size is the success rate at the rung that closes the bracket (the
+  top rung when none failed) with a Wilson 95 % interval: how sure that failure is.
 """
 
 from __future__ import annotations
@@ -313,25 +314,29 @@ def _t_test(values, op: str, c: float) -> dict:
             "seeds_needed": 2}
 
 
-def _bracket(entry: dict) -> tuple[int, int | None, int] | None:
-    """(a, b, seeds): the critical gap lies in [a, b) at the ladder's resolution (b None: open)."""
+def _bracket(entry: dict) -> tuple[int, int | None, dict] | None:
+    """(a, b, success): the critical gap lies in [a, b) at the ladder's resolution (b None: open)."""
     success = {int(g): tuple(v) for g, v in (entry.get("success") or {}).items()}
     if not success:
         return None
     crit, (_, upper) = stats.critical_gap(success, CRITICAL_FRACTION)
-    return (crit or 0), upper, max(run for _, run in success.values())
+    return (crit or 0), upper, success
 
 
 def _by_bracket(entry: dict | None, op: str, c: float) -> dict:
     bracket = _bracket(entry or {})
     if bracket is None:
         return _missing("no rung of the ladder trained")
-    a, b, seeds = bracket
+    a, b, success = bracket
     last = math.inf if b is None else b - 1  # gaps are integers: the bracket holds a .. b - 1
     text = f"[{a}, {'inf' if b is None else b})"
     test = f"critical-gap bracket {text} (the 80 % rule at the ladder's resolution; no test)"
-    common = {"test": test, "p_value": None, "effect": None, "effect_size": None, "effect_ci": None,
-              "n": [seeds], "seeds_needed": None, "bracket": [a, b]}
+    rung = b if b is not None else max(success)  # how sure the rung that closes (or tops) the bracket is
+    k, seeds = success[rung]
+    common = {"test": test, "p_value": None, "effect_size": k / seeds,
+              "effect": f"success rate at {'the first failed' if b is not None else 'the top'} rung {rung} "
+                        "(Wilson 95 %)",
+              "effect_ci": list(stats.wilson_ci(k, seeds)), "n": [seeds], "seeds_needed": None, "bracket": [a, b]}
     if op in ("==", "!="):
         inside = a <= c <= last
         return common | {"verdict": "holds" if inside == (op == "==") else "does not hold"}

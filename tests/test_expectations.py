@@ -172,6 +172,8 @@ def test_critical_gap_against_a_number_reads_the_bracket(text, verdict):
     r = judge(text, gap([30] * 3, [False] * 3, {10: (3, 3), 30: (3, 3), 100: (1, 3)}))
     assert r["verdict"] == verdict and r["passed"] == (verdict == "holds")
     assert r["bracket"] == [30, 100] and r["p_value"] is None and "no test" in r["test"]
+    assert r["effect_size"] == pytest.approx(1 / 3)  # how sure the failure that closes the bracket is
+    assert r["effect"].startswith("success rate at the first failed rung 100")
 
 
 def test_critical_gap_at_the_ladder_top_or_below_the_first_rung():
