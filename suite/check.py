@@ -28,8 +28,13 @@ does not parse) is a ValueError: one line, exit 2.
 
 Expectations: METRIC is decay, horizon or critical_gap, optionally with ".task" (without it: the
 battery's first task); OP one of >= <= > < == !=; VALUE a number or a baseline's name (compare with
-that baseline's measurement). A critical gap below the first rung counts as 0; one with no failure on
-the ladder is a lower bound (the top rung).
+that baseline's measurement). They are judged with statistics (suite/expectations.py: a one-sided
+Mann-Whitney U on per-seed values against a baseline, the mean's t-interval, a sign test on the
+median or the critical gap's bracket against a number); each judged expectation names its test,
+p-value, effect size, n per side and verdict, and one that its seeds cannot decide fails. A critical
+gap below the first rung counts as 0; one with no failure on the ladder is a lower bound (the top
+rung). The entries carry what the tests need: per-seed horizons (and whether each is censored at the
+probe's longest lag) and per-seed reaches (censored when the seed failed no rung it was trained on).
 """
 
 from __future__ import annotations
@@ -45,10 +50,11 @@ import numpy as np
 from . import stats
 from .battery import BASELINES, Battery, make_battery
 from .cache import ResultCache
+from .claims.ladders import seed_reach
 from .containment import UserCodeError, contained
 from .contract import CheckResult, run_contract
 from .executors import LOCAL, Executor
-from .expectations import Expectation, ExpectationError, parse_expectation
+from .expectations import ALPHA, Expectation, ExpectationError, parse_expectation
 from .models import architecture
 from .models.plugins import SOURCE_OPTION
 from .probes import build_model, decay_rate, gradient_profile, input_saliency, mean_ci, memory_horizon, probe_batch
@@ -94,17 +100,21 @@ def _probe(arch: ArchSpec, task: str, battery: Battery, device: str) -> dict:
         "decay": {"value": mean, "ci": list(ci) if ci else None, "n": len(slopes), "per_seed": slopes,
                   "notes": notes},
         "horizon": {"value": float(np.median(horizons)), "min": min(horizons), "max": max(horizons),
-                    "censored": sum(censored), "n": len(horizons)},
+                    "censored": sum(censored), "n": len(horizons), "per_seed": horizons,
+                    "censored_per_seed": censored},
     }
 
 
 def _probe_cached(arch: ArchSpec, task: str, battery: Battery, device: str, cache) -> dict:
     params = {"arch": asdict(arch), "task": task, "probe_gap": battery.probe_gap, "seeds": battery.probe_seeds,
               "batch": battery.probe_batch, "device": device}
-    data = cache.get_or_compute("check-probe", params, lambda: _jsonable(_probe(arch, task, battery, device)))
+    # "/2": entries carry per-seed horizons, which the expectations test (suite/expectations.py)
+    data = cache.get_or_compute("check-probe/2", params, lambda: _jsonable(_probe(arch, task, battery, device)))
     for entry in data.values():  # JSON stores -inf as None
         if entry.get("value") is None and "per_seed" in entry:
             entry["value"] = -math.inf
+        if "ci" in entry:  # decay: a seed's -inf too
+            entry["per_seed"] = [-math.inf if v is None else v for v in entry["per_seed"]]
     return data
 
 
@@ -119,6 +129,7 @@ def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: s
             continue
         climbing = list(arms)
         success = {label: {} for label in arms}
+        flags = {label: {} for label in arms}  # gap -> solved per seed, for each seed's reach
         for gap in ladder:
             if not climbing:
                 break
@@ -136,7 +147,8 @@ def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: s
                                      f"{failed.get(missing[0].key, 'no stored result')}")
                     climbing.remove(label)
                     continue
-                solved = sum(bool(results[s.key].solved) for s in specs[label])
+                flags[label][gap] = [bool(results[s.key].solved) for s in specs[label]]
+                solved = sum(flags[label][gap])
                 success[label][gap] = (solved, battery.seeds)
                 if solved / battery.seeds < CRITICAL_FRACTION:
                     climbing.remove(label)
@@ -147,9 +159,17 @@ def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: s
                 crit, (_, upper) = stats.critical_gap(success[label], CRITICAL_FRACTION)
                 top = max(success[label]) == ladder[-1]
                 entry.update(value=crit if crit is not None else 0, lower_bound=upper is None and top,
-                             bracket=_bracket(crit, upper, ladder))
+                             bracket=_bracket(crit, upper, ladder), **_reach(flags[label]))
             out[label][f"critical_gap.{task}"] = entry
     return out, errors
+
+
+def _reach(flags: dict[int, list[bool]]) -> dict:
+    """Each seed's reach over the rungs trained (suite.claims.ladders.seed_reach), censored when the
+    seed failed none of them: its architecture stopped climbing first, or the ladder ended."""
+    gaps = sorted(flags)
+    by_seed = [[flags[g][i] for g in gaps] for i in range(len(flags[gaps[0]]))]
+    return {"reach": seed_reach(by_seed, gaps), "reach_censored": [all(f) for f in by_seed]}
 
 
 def _bracket(crit, upper, ladder) -> str:
@@ -209,7 +229,9 @@ class CheckReport:
             "measures": self.measures, "expectations": self.expectations, "errors": self.errors,
             "stopped": self.stopped, "exit_code": self.exit_code, "reason": self.reason(),
             "rule": "exit 1 when a contract check fails, a run of the architecture fails, or an "
-                    "expectation does not hold; else 0",
+                    "expectation does not hold; else 0. An expectation holds only when its stated test "
+                    f"decides it at p <= {ALPHA:g} (or its critical-gap bracket lies wholly on the stated "
+                    "side); 'not decided' fails (suite/expectations.py)",
             "wall_s": round(self.wall_s, 1),
         })
 
@@ -241,11 +263,29 @@ class CheckReport:
         if self.expectations:
             lines += ["", "Expectations:"]
             for e in self.expectations:
-                target = "" if isinstance(e["target"], float) else f" ({e['target']}: {_short(e['target_value'])})"
-                lines.append(f"  {'PASS' if e['passed'] else 'FAIL'} {e['expect']}: measured "
-                             f"{_short(e['measured'])}{target}")
+                lines += expectation_lines(e)
+            lines.append(f"  (a test decides at p <= {ALPHA:g}; only 'holds' passes: see suite/expectations.py)")
         lines += ["", f"Result: exit {self.exit_code}: {self.reason()} ({self.wall_s:.0f} s)"]
         return "\n".join(lines)
+
+
+def expectation_lines(e: dict) -> list[str]:
+    """A judged expectation in two lines: its verdict, then the test that decided it."""
+    target = "" if isinstance(e["target"], float) else f" ({e['target']}: {_short(e['target_value'])})"
+    lines = [f"  {'PASS' if e['passed'] else 'FAIL'} {e['expect']}: {e.get('verdict', '')}; measured "
+             f"{_short(e['measured'])}{target}"]
+    if e.get("test"):
+        parts = [e["test"]]
+        if e.get("p_value") is not None:
+            parts.append(f"p = {e['p_value']:.3g}")
+        if e.get("effect_size") is not None:
+            ci = e.get("effect_ci")
+            interval = "" if not ci else " [" + ", ".join(_short(v) for v in ci) + "]"
+            parts.append(f"{e['effect']} = {e['effect_size']:.3g}{interval}")
+        if e.get("n"):
+            parts.append("n " + " vs ".join(map(str, e["n"])))
+        lines.append("       " + "; ".join(parts))
+    return lines
 
 
 def _unit(metric: str) -> str:
@@ -255,13 +295,15 @@ def _unit(metric: str) -> str:
 def _short(value) -> str:
     if value is None or (isinstance(value, float) and value == -math.inf):
         return "-inf"
+    if isinstance(value, float) and value == math.inf:
+        return "inf"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _cell(entry) -> str:
     if not entry:
         return "-"
-    if "per_seed" in entry:  # decay
+    if "ci" in entry:  # decay
         if entry["ci"] is None:
             return "-inf (gradient exactly 0)" if entry["value"] == -math.inf else _short(entry["value"])
         return f"{entry['value']:.4f} [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]"
@@ -304,6 +346,8 @@ def run_check(name: str, battery: Battery, *, options: dict | None = None, expec
                          source_files=entry.source_files,
                          options={k: v for k, v in user.options if k != SOURCE_OPTION})
     say = log or (lambda text: None)
+    for note in filter(None, (e.too_few_seeds(battery) for e in expectations)):
+        say(f"note: {note}")
     say(f"contract: {sum(r.passed for r in report.contract)}/{len(report.contract)} checks passed")
     fatal = [r.check for r in report.contract if r.fatal and not r.passed]
     if fatal:

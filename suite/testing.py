@@ -22,8 +22,11 @@ that starts passing is reported). Check names are the contract's ("gradient_reac
 "expect[EXPR]" (or the bare EXPR).
 
 Expectations share one battery run per architecture per test session. The default battery is the
-quick one with training only when an expectation asks for a critical gap, and only the baselines an
-expectation names; pass `battery=suite.check.make_battery(...)` for another budget.
+quick one with training only when an expectation asks for a critical gap, only the baselines an
+expectation names, and as many seeds as the expectations' tests need to be able to decide at 5 %
+(e.g. 5 probe seeds for "horizon>=50", a sign test; `Expectation.seeds_needed`); pass
+`battery=suite.check.make_battery(...)` for another budget. A failed expectation's message names the
+test that decided it, its p-value, effect size and n, or why it was not decided.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .cache import ResultCache
-from .check import BASELINES, Battery, make_battery, parse_expectation, run_check, short_label
+from .check import BASELINES, Battery, expectation_lines, make_battery, parse_expectation, run_check, short_label
 from .contract import CHECKS
 from .models import architecture, plugins
 
@@ -80,9 +83,8 @@ def _expectation_check(text: str, battery: Battery, device: str) -> ArchCheck:
             raise AssertionError(f"{text}: the battery stopped: {report.stopped}")
         result = expectation.holds(report.measures, report.label)
         if not result["passed"]:
-            target = "" if isinstance(result["target"], float) else f" ({result['target']}: {result['target_value']})"
-            raise AssertionError(f"expected {text}, measured {result['measured']}{target} "
-                                 f"({battery.describe()})")
+            detail = " ".join(line.strip() for line in expectation_lines(result))
+            raise AssertionError(f"expected {text}: {detail} ({battery.describe()})")
 
     return ArchCheck(f"expect[{text}]", run)
 
@@ -96,7 +98,10 @@ def _default_battery(expect: list[str]) -> Battery:
     parsed = [parse_expectation(e, probe) for e in expect]  # named errors for bad expectations
     trains = any(e.metric.startswith("critical_gap") for e in parsed)
     named = tuple(b for b in BASELINES if any(e.target == b for e in parsed))
-    return make_battery("quick", train=trains, baselines=named)
+    # as many seeds as the stated tests need to be able to decide (suite/expectations.py)
+    probe_seeds = max([probe.probe_seeds, *(e.seeds_needed() for e in parsed if e.kind != "critical_gap")])
+    seeds = max([probe.seeds, *(e.seeds_needed() for e in parsed if e.kind == "critical_gap")])
+    return make_battery("quick", train=trains, baselines=named, probe_seeds=probe_seeds, seeds=seeds)
 
 
 def checks_for(arch, *, layers: Iterable[int] = (1,), device: str = "cpu", expect: Iterable[str] = (),

@@ -41,7 +41,8 @@ def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-train", action="store_true", help="skip the critical gaps (contract and probes only)")
     parser.add_argument("--expect", action="append", default=[], metavar="EXPR",
                         help="METRIC OP VALUE, e.g. 'critical_gap.delayed_recall>=100' or 'decay>lstm' "
-                             "(metrics: decay, horizon, critical_gap[.task]); any unmet: exit 1")
+                             "(metrics: decay, horizon, critical_gap[.task]); judged by a stated test at 5 %% "
+                             "(suite/expectations.py); any not met or not decided: exit 1")
     add_store_argument(parser)
     parser.add_argument("--workers", type=int, default=1, help="worker processes for training runs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in this process")
