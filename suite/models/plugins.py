@@ -20,6 +20,11 @@ The object named may be
   (hidden-to-hidden matrix, number of gate blocks), so the init mitigations can act on it; without
   it a square `weight_hh` parameter is used, else the cell has none) and `derivative_bound`.
   vgsuite stacks `num_layers` cells into a `CellModel` with a linear readout;
+* a **sequence module**: an `nn.Module` class built as `Module(input_size, hidden_size, **options)`
+  whose `forward(x)` takes the whole (batch, time, input) sequence and returns the hidden sequence
+  or PyTorch's `(output, h_n)`, with an optional `step(x_t, state)`; recognised by
+  `vgsuite_kind = "sequence"`, as an `nn.RNNBase` subclass or by a one-argument forward
+  (`module_kind`; suite/models/sequence.py has the rules and the `SequenceModel` wrapper);
 * a **`RecurrentModel` subclass** (suite/models/base.py), built as
   `Model(input_size, output_size, hidden_size, num_layers, **options)`: full control, a fast view;
 * an **`Architecture`** instance (build function, summary, ...) for anything else.
