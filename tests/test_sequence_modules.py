@@ -236,3 +236,9 @@ def test_the_example_is_importable_without_vgsuite():
     assert "suite" not in [line.split()[1].split(".")[0] for line in text.splitlines()
                            if line.startswith(("import ", "from "))]
     assert _import_object(MINGRU).vgsuite_kind == "sequence"
+
+
+def test_vgsuite_probe_on_a_module_without_a_step_view_says_why_in_one_line(capsys):
+    assert main(["probe", "--arch", "torch.nn:GRU", "--task", "delayed_recall", "--gap", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "not measured: a sequence module without a step view (GRU)" in err and "Traceback" not in err

@@ -54,8 +54,9 @@ WITHOUT_STEP_VIEW = "a sequence module without a step view"
 NO_STEP_VIEW = f"not measured: {WITHOUT_STEP_VIEW}"  # what the probes say of the hidden-state gradients
 
 
-class NoStepView(NotImplementedError):
-    """The step view of a sequence module that offers none (see `has_step_view`)."""
+class NoStepView(ValueError):
+    """The step view of a sequence module that offers none (see `has_step_view`). A ValueError, so
+    that the CLI reports it in one line (`vgsuite probe` on such a module: exit 2)."""
 
 
 def has_step_view(model) -> bool:

@@ -288,8 +288,8 @@ def gradient_profile(
 def _need_step_view(model) -> None:
     if not has_step_view(model):
         raise NoStepView(f"{NO_STEP_VIEW} ({getattr(model, 'module_name', type(model).__name__)}): the gradient "
-                         "w.r.t. the hidden states needs each state as a node of the graph; input saliency "
-                         "(the fast view) is measured instead")
+                         "w.r.t. the hidden states needs each state as a node of the graph; its input saliency "
+                         "is measured through the fast view (vgsuite check reports it)")
 
 
 def input_saliency(model: RecurrentModel, x: torch.Tensor, *, device=None) -> LagProfile:
