@@ -9,7 +9,9 @@ LSTM and GRU under the very same protocol:
 2. at initialisation, on each task's inputs (the report's probe protocol, `suite.figures`): the
    gradient decay rate (decades per step of ||dL/dh_{T-k}||, task loss, float64 log-space probe;
    mean over seeds with a Student-t 95 % CI) and the memory horizon (median over seeds of the
-   largest lag whose input saliency is >= 1 % of its peak);
+   largest lag whose input saliency is >= 1 % of its peak). A sequence module without a step
+   view (suite/models/sequence.py) gets its horizon from its fast view and its decay reported as
+   "not measured" (null; an expectation on it fails);
 3. the critical gap on each task: the largest gap of the ladder solved (task criterion, within the
    step budget) by >= 80 % of the seeds, walking up the ladder; an architecture stops climbing at
    its first failed rung, so the runs above it are never trained. Runs go through the sweep
