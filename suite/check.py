@@ -9,7 +9,9 @@ LSTM and GRU under the very same protocol:
 2. at initialisation, on each task's inputs (the report's probe protocol, `suite.figures`): the
    gradient decay rate (decades per step of ||dL/dh_{T-k}||, task loss, float64 log-space probe;
    mean over seeds with a Student-t 95 % CI) and the memory horizon (median over seeds of the
-   largest lag whose input saliency is >= 1 % of its peak);
+   largest lag whose input saliency is >= 1 % of its peak). A sequence module without a step
+   view (suite/models/sequence.py) gets its horizon from its fast view and its decay reported as
+   "not measured" (null; an expectation on it fails);
 3. the critical gap on each task: the largest gap of the ladder solved (task criterion, within the
    step budget) by >= 80 % of the seeds, walking up the ladder; an architecture stops climbing at
    its first failed rung, so the runs above it are never trained. Runs go through the sweep
@@ -57,6 +59,7 @@ from .executors import LOCAL, Executor
 from .expectations import ALPHA, Expectation, ExpectationError, parse_expectation
 from .models import architecture
 from .models.plugins import SOURCE_OPTION
+from .models.sequence import NO_STEP_VIEW, has_step_view
 from .probes import build_model, decay_rate, gradient_profile, input_saliency, mean_ci, memory_horizon, probe_batch
 from .profiles import task_options
 from .specs import ArchSpec, RunSpec, TaskSpec, replicate_seeds
@@ -71,22 +74,26 @@ def _probe(arch: ArchSpec, task: str, battery: Battery, device: str) -> dict:
     task_spec = TaskSpec(task, battery.probe_gap, task_options(task))
     built = task_spec.build()
     slopes, horizons, censored, notes = [], [], [], []
+    unmeasured = None  # why the decay is not measured (a sequence module without a step view)
     for seed in replicate_seeds(0, battery.probe_seeds):
         model = build_model(arch, task_spec, seed, device)
         x, y = probe_batch(task_spec, battery.probe_batch, seed, device)
-        try:
-            profile_ = gradient_profile(model, x, loss="task", task=built, y=y, probe_seed=seed)
-            slopes.append(decay_rate(profile_.k, profile_.mean()).slope)
-        except ValueError:  # an exact-zero gradient within 3 lags: nothing reaches back
-            zero = np.flatnonzero(~np.isfinite(profile_.mean()))
-            notes.append(f"seed {seed}: the gradient is exactly 0 from lag {int(zero[0]) if len(zero) else '?'} on")
-            slopes.append(-math.inf)
-        except RuntimeError as exc:
-            if "does not require grad" not in str(exc):
-                raise
-            notes.append(f"seed {seed}: step(x_t, state) does not depend on the state through autograd: "
-                         "the gradient never reaches an earlier step")
-            slopes.append(-math.inf)
+        if not has_step_view(model):
+            unmeasured = f"decay {NO_STEP_VIEW} ({model.module_name}); the horizon is from its fast view"
+        else:
+            try:
+                profile_ = gradient_profile(model, x, loss="task", task=built, y=y, probe_seed=seed)
+                slopes.append(decay_rate(profile_.k, profile_.mean()).slope)
+            except ValueError:  # an exact-zero gradient within 3 lags: nothing reaches back
+                zero = np.flatnonzero(~np.isfinite(profile_.mean()))
+                notes.append(f"seed {seed}: the gradient is exactly 0 from lag {int(zero[0]) if len(zero) else '?'} on")
+                slopes.append(-math.inf)
+            except RuntimeError as exc:
+                if "does not require grad" not in str(exc):
+                    raise
+                notes.append(f"seed {seed}: step(x_t, state) does not depend on the state through autograd: "
+                             "the gradient never reaches an earlier step")
+                slopes.append(-math.inf)
         try:
             sal = input_saliency(model, x)
             h, c = memory_horizon(sal.mean(), sal.k)
@@ -94,14 +101,17 @@ def _probe(arch: ArchSpec, task: str, battery: Battery, device: str) -> dict:
             h, c = 0, False
         horizons.append(h)
         censored.append(bool(c))
+    horizon = {"value": float(np.median(horizons)), "min": min(horizons), "max": max(horizons),
+               "censored": sum(censored), "n": len(horizons), "per_seed": horizons, "censored_per_seed": censored}
+    if unmeasured:  # no "per_seed" key: a stored null stays "not measured", never -inf
+        return {"decay": {"value": None, "ci": None, "n": 0, "not_measured": unmeasured, "notes": [unmeasured]},
+                "horizon": horizon}
     finite = all(math.isfinite(s) for s in slopes)
     mean, ci = mean_ci(slopes) if finite else (-math.inf, None)
     return {
         "decay": {"value": mean, "ci": list(ci) if ci else None, "n": len(slopes), "per_seed": slopes,
                   "notes": notes},
-        "horizon": {"value": float(np.median(horizons)), "min": min(horizons), "max": max(horizons),
-                    "censored": sum(censored), "n": len(horizons), "per_seed": horizons,
-                    "censored_per_seed": censored},
+        "horizon": horizon,
     }
 
 
@@ -303,6 +313,8 @@ def _short(value) -> str:
 def _cell(entry) -> str:
     if not entry:
         return "-"
+    if entry.get("not_measured"):
+        return "not measured (no step view)"
     if "ci" in entry:  # decay
         if entry["ci"] is None:
             return "-inf (gradient exactly 0)" if entry["value"] == -math.inf else _short(entry["value"])

@@ -11,6 +11,7 @@ AssertionError) with a message that says what is wrong and what the interface ex
 The checks, in order (a *fatal* one makes every probe number meaningless, so `vgsuite check` stops):
 
     output_shapes                 forward(x, positions) and hidden_sequence(x) have the documented shapes (fatal)
+    causal                        the output at t does not change when inputs after t do (fatal)
     state_interface               initial_state / step / top_hidden / state_names fit together (fatal)
     fast_matches_stepwise         forward(x) equals the step-by-step forward_stepwise(x) (fatal)
     fast_and_stepwise_gradients_agree   ... and so do their gradients w.r.t. x
@@ -18,6 +19,11 @@ The checks, in order (a *fatal* one makes every probe number meaningless, so `vg
     deterministic_given_seed      same seed, same weights; another seed, other weights
     parameter_count               parameters exist; recurrent_weights() lists (n_blocks*H, H) matrices
     float32_training_step         a float32 forward/backward gives a finite loss on the device
+
+A sequence module without a step view (suite/models/sequence.py: `has_step_view` False) skips the
+three step-view checks (state_interface, fast_matches_stepwise, fast_and_stepwise_gradients_agree):
+they raise `ContractSkip`, which `run_contract` reports as passed with the message "skipped: ..."
+and `suite.testing` as a pytest skip. Every other check runs on its fast view.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import torch
 
 from .containment import real_interrupt
 from .models import make_model
+from .models.sequence import WITHOUT_STEP_VIEW, has_step_view
 from .specs import ArchSpec
 
 INPUT, OUTPUT, HIDDEN, STEPS, BATCH = 5, 3, 8, 12, 4
@@ -35,6 +42,16 @@ INPUT, OUTPUT, HIDDEN, STEPS, BATCH = 5, 3, 8, 12, 4
 
 class ContractError(AssertionError):
     """An architecture does not meet the interface of suite/models/base.py."""
+
+
+class ContractSkip(Exception):
+    """A check that does not apply (a step-view check on a sequence module without a step view)."""
+
+
+def _need_step_view(model) -> None:
+    if not has_step_view(model):
+        raise ContractSkip(f"skipped: {WITHOUT_STEP_VIEW} ({getattr(model, 'module_name', type(model).__name__)}); "
+                           "its fast view is checked by the other checks")
 
 
 def build(name: str, layers: int = 1, seed: int = 0, device: str = "cpu", dtype=torch.float64):
@@ -78,8 +95,25 @@ def check_output_shapes(name, layers=1, device="cpu"):
              f"hidden_sequence(x) returned {_shape(hs)}; expected (batch, time, hidden) = {(BATCH, STEPS, HIDDEN)}")
 
 
+def check_causal(name, layers=1, device="cpu"):
+    """Perturb the inputs from step t on: the outputs before t must not move (for two t)."""
+    model, x, other = build(name, layers, device=device), inputs(device), inputs(device, seed=1)
+    base = model(x)
+    for t in (STEPS - 1, STEPS // 2):
+        later = x.clone()
+        later[:, t:] += 1.0 + other[:, t:]
+        moved = (model(later)[:, :t] - base[:, :t]).abs().amax(dim=(0, 2))
+        scale = base[:, :t].abs().amax().clamp_min(1.0)
+        bad = torch.nonzero(moved > 1e-10 * scale).flatten()
+        _require(not len(bad), f"the output at step {int(bad[0]) + 1 if len(bad) else '?'} changes when only the "
+                               f"inputs from step {t + 1} on change: the model reads the future (a "
+                               "bidirectional layer, attention without a causal mask, a non-causal "
+                               "convolution?), so what it carries through time cannot be measured")
+
+
 def check_state_interface(name, layers=1, device="cpu"):
     model, x = build(name, layers, device=device), inputs(device)
+    _need_step_view(model)
     names = tuple(model.state_names())
     _require(len(set(names)) == len(names), f"state_names() repeats a name: {names}")
     missing = [f"h{layer}" for layer in range(layers) if f"h{layer}" not in names]
@@ -103,6 +137,7 @@ def check_state_interface(name, layers=1, device="cpu"):
 
 def check_fast_matches_stepwise(name, layers=1, device="cpu"):
     model, x = build(name, layers, device=device), inputs(device)
+    _need_step_view(model)
     try:
         torch.testing.assert_close(model(x), model.forward_stepwise(x), rtol=1e-10, atol=1e-12)
     except AssertionError as exc:
@@ -112,6 +147,7 @@ def check_fast_matches_stepwise(name, layers=1, device="cpu"):
 
 def check_fast_and_stepwise_gradients_agree(name, layers=1, device="cpu"):
     model, x = build(name, layers, device=device), inputs(device)
+    _need_step_view(model)
     grads = []
     for forward in (model.forward, model.forward_stepwise):
         xg = x.clone().requires_grad_(True)
@@ -196,6 +232,7 @@ class Check:
 
 CHECKS: list[Check] = [
     Check("output_shapes", check_output_shapes, fatal=True),
+    Check("causal", check_causal, fatal=True),
     Check("state_interface", check_state_interface, fatal=True),
     Check("fast_matches_stepwise", check_fast_matches_stepwise, fatal=True),
     Check("fast_and_stepwise_gradients_agree", check_fast_and_stepwise_gradients_agree),
@@ -230,6 +267,8 @@ def run_contract(name: str, layers: int = 1, device: str = "cpu") -> list[CheckR
     for check in CHECKS:
         try:
             check(name, layers, device)
+        except ContractSkip as exc:
+            results.append(CheckResult(check.name, True, str(exc), check.fatal))
         except ContractError as exc:
             results.append(CheckResult(check.name, False, str(exc), check.fatal))
         except BaseException as exc:  # the architecture's own code raised, SystemExit included
@@ -241,5 +280,5 @@ def run_contract(name: str, layers: int = 1, device: str = "cpu") -> list[CheckR
     return results
 
 
-__all__ = ["CHECKS", "Check", "CheckResult", "ContractError", "build", "check_by_name", "inputs",
+__all__ = ["CHECKS", "Check", "CheckResult", "ContractError", "ContractSkip", "build", "check_by_name", "inputs",
            "run_contract"]

@@ -20,6 +20,11 @@ The object named may be
   (hidden-to-hidden matrix, number of gate blocks), so the init mitigations can act on it; without
   it a square `weight_hh` parameter is used, else the cell has none) and `derivative_bound`.
   vgsuite stacks `num_layers` cells into a `CellModel` with a linear readout;
+* a **sequence module**: an `nn.Module` class built as `Module(input_size, hidden_size, **options)`
+  whose `forward(x)` takes the whole (batch, time, input) sequence and returns the hidden sequence
+  or PyTorch's `(output, h_n)`, with an optional `step(x_t, state)`; recognised by
+  `vgsuite_kind = "sequence"`, as an `nn.RNNBase` subclass or by a one-argument forward
+  (`module_kind`; suite/models/sequence.py has the rules and the `SequenceModel` wrapper);
 * a **`RecurrentModel` subclass** (suite/models/base.py), built as
   `Model(input_size, output_size, hidden_size, num_layers, **options)`: full control, a fast view;
 * an **`Architecture`** instance (build function, summary, ...) for anything else.
@@ -55,6 +60,7 @@ from torch import nn
 from ..containment import real_interrupt
 from .base import RecurrentModel, State
 from .registry import ARCHITECTURES, Architecture
+from .sequence import CELL_KIND, KIND_ATTRIBUTE, SEQUENCE_KIND, SequenceModel
 from .sources import local_sources, source_hash
 
 ENTRY_POINT_GROUP = "vgsuite.architectures"
@@ -202,6 +208,8 @@ def as_architecture(obj, label: str, origin: str):
         return Architecture(_without_source(obj), summary, origin=origin, source=source_hash(obj),
                             source_files=_file_names(obj))
     if issubclass(obj, nn.Module):
+        if is_sequence_module(obj):  # a whole-sequence forward(x) (suite/models/sequence.py)
+            return sequence_architecture(obj, label, origin, summary, source_hash(obj))
         _check_signature(label, obj, (1, 1), "a cell must be built as Cell(input_size, hidden_size, **options)")
         names = getattr(obj, "state_names", ("h",))
         if not isinstance(names, (tuple, list)) or "h" not in names or len(set(names)) != len(names):
@@ -220,6 +228,64 @@ def as_architecture(obj, label: str, origin: str):
                             origin=origin, source=source_hash(obj), source_files=_file_names(obj))
     raise ArchitectureInterfaceError(
         f"arch {label!r}: class {obj.__name__} is neither an nn.Module cell nor a RecurrentModel subclass")
+
+
+# -- sequence modules (suite/models/sequence.py says what they are) ----------------------------------
+
+
+def module_kind(cls) -> str | None:
+    """'sequence', 'cell' or None (not decided: let the cell checks speak) for an nn.Module class."""
+    kind = getattr(cls, KIND_ATTRIBUTE, None)
+    if kind is not None:
+        if kind not in (SEQUENCE_KIND, CELL_KIND):
+            raise ArchitectureInterfaceError(
+                f"{cls.__name__}.{KIND_ATTRIBUTE} must be {SEQUENCE_KIND!r} or {CELL_KIND!r}, got {kind!r}")
+        return kind
+    if issubclass(cls, nn.RNNBase):
+        return SEQUENCE_KIND
+    if cls.forward is not nn.Module.forward and _positional(cls.forward) == 1:
+        return SEQUENCE_KIND
+    return None
+
+
+def is_sequence_module(cls) -> bool:
+    return inspect.isclass(cls) and issubclass(cls, nn.Module) and module_kind(cls) == SEQUENCE_KIND
+
+
+def _positional(func) -> int | None:
+    """How many positional parameters `func` takes after self (None: *args or no signature)."""
+    try:
+        params = list(inspect.signature(func).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def sequence_architecture(cls: type, label: str, origin: str, summary: str, source: str | None) -> Architecture:
+    """The Architecture of a sequence module class (never `stackable`: the per-run trainer trains it)."""
+    _check_signature(label, cls, (1, 1), "a sequence module must be built as Module(input_size, hidden_size, "
+                                          "**options)")
+    if cls.forward is nn.Module.forward:
+        raise ArchitectureInterfaceError(f"arch {label!r}: sequence module {cls.__name__} has no forward(x)")
+    if callable(getattr(cls, "step", None)):
+        _check_signature(label, cls.step, (None, None, None), "a sequence module's step must take (x_t, state)")
+        names = getattr(cls, "state_names", ("h",))
+        if not isinstance(names, (tuple, list)) or "h" not in names or len(set(names)) != len(names):
+            raise ArchitectureInterfaceError(
+                f"arch {label!r}: {cls.__name__}.state_names must be a tuple naming each state element "
+                f"once, with 'h' for the layer's output, got {names!r}")
+
+    def build(input_size, output_size, hidden_size, num_layers=1, **options):
+        return SequenceModel(cls, input_size, output_size, hidden_size, num_layers, **options)
+
+    build.__wrapped__ = cls
+    if summary.startswith("__init__("):  # torch.nn's docstrings open with the signature
+        summary = f"{cls.__module__}.{cls.__qualname__}"
+    views = "fast and step view" if callable(getattr(cls, "step", None)) else "fast view only"
+    return Architecture(_without_source(build), f"{summary} (sequence module, {views})", origin=origin,
+                        source=source, source_files=_file_names(cls), stackable=False)
 
 
 # -- the three ways in ----------------------------------------------------------------------------
@@ -372,4 +438,5 @@ __all__ = [
     "ArchitectureImportError", "ArchitectureInterfaceError", "CellModel", "ENTRY_POINT_GROUP",
     "PLUGINS", "PLUGINS_ENV", "SOURCE_OPTION", "as_architecture", "entry_point_names",
     "register_architecture", "resolve", "source_hash",
+    "is_sequence_module", "module_kind", "sequence_architecture",
 ]

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..models import RecurrentModel, make_model
+from ..models.sequence import NO_STEP_VIEW, NoStepView, has_step_view
 from ..specs import ArchSpec, RunSpec, TaskSpec, derive_seed
 from .results import LN10, PROBE_LOSSES, LagProfile
 
@@ -256,6 +257,7 @@ def gradient_profile(
         raise ValueError(f"loss must be one of {list(PROBE_LOSSES)}, got {loss!r}")
     if loss == "task" and (task is None or y is None):
         raise ValueError("loss 'task' needs the task and the targets y")
+    _need_step_view(model)
     net = float64_copy(model, device)
     dev = next(net.parameters()).device
     x = _check_inputs(net, x).to(device=dev, dtype=torch.float64)
@@ -283,14 +285,34 @@ def gradient_profile(
     return LagProfile(np.arange(steps + 1), log10, f"log10 ||dL/dh_(T-k)||, loss {loss!r}")
 
 
+def _need_step_view(model) -> None:
+    if not has_step_view(model):
+        raise NoStepView(f"{NO_STEP_VIEW} ({getattr(model, 'module_name', type(model).__name__)}): the gradient "
+                         "w.r.t. the hidden states needs each state as a node of the graph; its input saliency "
+                         "is measured through the fast view (vgsuite check reports it)")
+
+
 def input_saliency(model: RecurrentModel, x: torch.Tensor, *, device=None) -> LagProfile:
-    """log10 ||dy_T/dx_{T-k}||_F for k = 0..T-1 (Frobenius norm over output and input channels)."""
+    """log10 ||dy_T/dx_{T-k}||_F for k = 0..T-1 (Frobenius norm over output and input channels).
+
+    Through the step view's log-space sweep; a model without a step view (a sequence module that
+    offers none, suite/models/sequence.py) through its fast view in plain float64 autograd, where a
+    norm below float64's smallest subnormal reads as an exact 0 (-inf): the memory horizon, which
+    looks for 1 % of the peak, is unaffected."""
     net = float64_copy(model, device)
     dev = next(net.parameters()).device
     x = _check_inputs(net, x).to(device=dev, dtype=torch.float64)
     batch, outputs = x.shape[0], net.output_size
     tiled = x.repeat_interleave(outputs, dim=0)  # row r asks for output channel r % outputs
     channel = torch.arange(batch * outputs, device=dev) % outputs
+    if not has_step_view(net):
+        leaf = tiled.clone().requires_grad_(True)
+        y_last = net(leaf, slice(-1, None))[:, 0].gather(1, channel[:, None])[:, 0]
+        (grad,) = torch.autograd.grad(y_last.sum(), leaf)
+        per_channel = _log10(_norm((grad,))).reshape(batch, outputs, -1)
+        frob = torch.logsumexp(2 * LN10 * per_channel, dim=1) / (2 * LN10)
+        return LagProfile(np.arange(frob.shape[1]), {"total": frob.flip(1).cpu().numpy()},
+                          "log10 ||dy_T/dx_(T-k)||_F (fast view)")
 
     def objective(leaves):
         hiddens = torch.stack([net.top_hidden(s) for s in leaves[1:]], dim=1)
@@ -314,6 +336,7 @@ def autograd_profile(model: RecurrentModel, x: torch.Tensor, dtype=torch.float32
     Raw norms are taken in float64 after the backward pass, so an underflowed gradient shows up as
     -inf; for checking the log-space sweep and for showing where the floor lies.
     """
+    _need_step_view(model)
     net = copy.deepcopy(model).to(dtype=dtype).eval().requires_grad_(False)
     dev = next(net.parameters()).device
     x = _check_inputs(net, x).to(device=dev, dtype=dtype)

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..models import RecurrentModel
 from ..stats import linear_fit
-from .backward import _check_inputs, float64_copy
+from .backward import _check_inputs, _need_step_view, float64_copy
 from .results import HORIZON_DECADES, DecayFit, JacobianNorms
 
 # ----------------------------------------------------------------------------- summaries
@@ -59,6 +59,7 @@ def step_jacobian_norms(model: RecurrentModel, x: torch.Tensor, steps=None, *, d
     coordinate i (batch * D rows) and row block i receives the unit vector e_i, so the VJP of
     block i is row i of every sample's Jacobian.
     """
+    _need_step_view(model)
     net = float64_copy(model, device)
     dev = next(net.parameters()).device
     x = _check_inputs(net, x).to(device=dev, dtype=torch.float64)
