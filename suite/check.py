@@ -123,7 +123,7 @@ def _probe_cached(arch: ArchSpec, task: str, battery: Battery, device: str, cach
     for entry in data.values():  # JSON stores -inf as None
         if entry.get("value") is None and "per_seed" in entry:
             entry["value"] = -math.inf
-        if "ci" in entry:  # decay: a seed's -inf too
+        if "ci" in entry and "per_seed" in entry:  # a measured decay: a seed's -inf too
             entry["per_seed"] = [-math.inf if v is None else v for v in entry["per_seed"]]
     return data
 
@@ -282,8 +282,8 @@ class CheckReport:
 def expectation_lines(e: dict) -> list[str]:
     """A judged expectation in two lines: its verdict, then the test that decided it."""
     target = "" if isinstance(e["target"], float) else f" ({e['target']}: {_short(e['target_value'])})"
-    lines = [f"  {'PASS' if e['passed'] else 'FAIL'} {e['expect']}: {e.get('verdict', '')}; measured "
-             f"{_short(e['measured'])}{target}"]
+    measured = "not measured" if "not measured" in str(e.get("verdict", "")) else f"measured {_short(e['measured'])}"
+    lines = [f"  {'PASS' if e['passed'] else 'FAIL'} {e['expect']}: {e.get('verdict', '')}; {measured}{target}"]
     if e.get("test"):
         parts = [e["test"]]
         if e.get("p_value") is not None:

@@ -48,11 +48,12 @@ def describe(exc: BaseException) -> str:
 
 
 @contextmanager
-def contained(what: str):
-    """Run user code; what it raises (but a real interrupt) is re-raised as UserCodeError(what ...)."""
+def contained(what: str, ours: tuple[type[BaseException], ...] = ()):
+    """Run user code; what it raises (but a real interrupt, or an error of a type in `ours`: vgsuite's
+    own, raised around the user's code) is re-raised as UserCodeError(what ...)."""
     try:
         yield
-    except UserCodeError:
+    except (UserCodeError, *ours):
         raise
     except BaseException as exc:
         if real_interrupt(exc):

@@ -24,11 +24,12 @@ def user_code(name: str, step: str):
     """A plug-in's errors during `step` as one line naming it (exit 1); a built-in's propagate."""
     from ..containment import contained
     from ..models import architecture
+    from ..models.sequence import NoStepView
 
     if architecture(name).origin == "builtin":
         yield
         return
-    with contained(f"arch {name}: {step}"):
+    with contained(f"arch {name}: {step}", ours=(NoStepView,)):  # no step view: bad input, exit 2
         yield
 
 
