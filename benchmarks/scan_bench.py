@@ -1,14 +1,16 @@
-"""The parallel scans of minGRU and minLSTM against their loops, side by side.
+"""The parallel scans of minGRU, minLSTM, the LRU and S4D against their loops, side by side.
 
     python benchmarks/scan_bench.py [--threads N] [--rounds R] [--out reports]
     nox -s bench
 
-suite/models/minimal.py computes a layer's whole sequence three ways, all the same function: the
-paper's log-space parallel scan (one cumulative sum and one cumulative log-sum-exp; its fast view on
-CUDA), a loop over precomputed coefficients (its fast view on CPU) and the step view the probes
-run. Per architecture and sequence length T: one forward and backward pass of a training batch (64
-sequences, hidden 64, float32, loss on the last output) through each, the best of `rounds` rounds,
-measured one after the other in each round. Writes reports/bench-scan.md and reports/bench-scan.json.
+suite/models/minimal.py (minGRU, minLSTM), lru.py and s4d.py compute a layer's whole sequence three
+ways, all the same function: a parallel scan (minGRU/minLSTM: the paper's log-space scan, one
+cumulative sum and one cumulative log-sum-exp; LRU/S4D: a Hillis-Steele scan of the complex diagonal
+recurrence; the fast view on CUDA), a loop over precomputed coefficients (the fast view on CPU) and
+the step view the probes run. Per architecture and sequence length T: one forward and backward
+pass of a training batch (64 sequences, hidden 64, float32, loss on the last output) through each,
+the best of `rounds` rounds, measured one after the other in each round. Writes
+reports/bench-scan.md and reports/bench-scan.json.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from suite.environment import code_version, cpu_model, set_threads
 from suite.models import make_model
 from suite.specs import ArchSpec
 
-ARCHS = ("mingru", "minlstm")
+ARCHS = ("mingru", "minlstm", "lru", "s4d")
 LENGTHS = (100, 1000)
 BATCH, HIDDEN, INPUT, OUTPUT = 64, 64, 10, 9
 
@@ -40,8 +42,8 @@ def time_pass(forward, x: torch.Tensor) -> float:
 def measure(arch: str, seq_len: int, rounds: int) -> dict:
     model = make_model(ArchSpec(arch, hidden=HIDDEN), INPUT, OUTPUT, 0)
     x = torch.randn(BATCH, seq_len, INPUT, generator=torch.Generator().manual_seed(0))
-    views = {"scan": lambda v: model.readout(model.scanned(v)), "loop": lambda v: model.readout(model.looped(v)),
-             "step": model.forward_stepwise}
+    # on a CPU each model's fast view (hidden_sequence) is its loop over precomputed coefficients
+    views = {"scan": lambda v: model.readout(model.scanned(v)), "loop": model, "step": model.forward_stepwise}
     best = dict.fromkeys(views, float("inf"))
     for _ in range(rounds):
         for name, forward in views.items():
@@ -56,7 +58,8 @@ def markdown(meta: dict, rows: list[dict]) -> str:
              f"{meta['date']}, torch {meta['torch']}, {meta['threads']} threads, {meta['cpu_model']}; code "
              f"{meta['code_version']}.", "",
              f"One forward and backward pass, batch {BATCH}, hidden {HIDDEN}, one layer, float32, through each "
-             "path: *scan*, the paper's log-space parallel scan (the fast view on CUDA); *loop*, every step's "
+             "path: *scan*, the parallel scan (log-space for minGRU and minLSTM, Hillis-Steele for the LRU and S4D; "
+             "the fast view on CUDA); *loop*, every step's "
              "coefficients in one matmul, then the recurrence step by step (the fast view on CPU); *step*, the "
              f"step view the probes run. Best of {meta['rounds']} rounds, all three side by side in each.", "",
              "| arch | T | scan ms | loop ms | step ms | scan / loop | step / loop |", "|---|---|---|---|---|---|---|"]
