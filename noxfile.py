@@ -137,12 +137,17 @@ def bench(session: nox.Session) -> None:
     --tag); probe_bench.py takes --quick, --threads, --rounds and --out; with `--claims-store
     PATH --claims-before REV` claims_bench.py also times the claims step of this code against REV
     on copies of that store -> reports/bench-claims.md; executor_bench.py times the same small sweep
-    on the local pool and on a local Ray -> reports/bench-executor.md. Each ignores the others' flags."""
+    on the local pool and on a local Ray -> reports/bench-executor.md; on a machine with CUDA,
+    gpu_bench.py -> reports/bench-gpu.md (benchmarks/gpu.sh runs it with the GPU tests). Each ignores
+    the others' flags."""
     install(session, "test,ray")
     session.run("python", "benchmarks/bench.py", *session.posargs)
     session.run("python", "benchmarks/probe_bench.py", *session.posargs)
     session.run("python", "benchmarks/scan_bench.py", *session.posargs)
     session.run("python", "benchmarks/executor_bench.py", *session.posargs)
+    probe = "import torch; print(torch.cuda.is_available())"
+    if session.run("python", "-c", probe, silent=True).strip() == "True":  # runs/s batched vs one by one
+        session.run("python", "benchmarks/gpu_bench.py", "--device", "cuda", *session.posargs)
     if any(arg.startswith("--claims-store") for arg in session.posargs):  # this code vs --claims-before
         session.run("python", "benchmarks/claims_bench.py", *session.posargs)
 
