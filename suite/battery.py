@@ -33,9 +33,20 @@ class Battery:
     probe_batch: int
     layers: int = 1
     baselines: tuple[str, ...] = BASELINES
+    #: past a ladder's top, keep doubling the gap while an arm still solves it, up to this gap (0: the
+    #: ladder only), so that a good cell's critical gap is bracketed rather than cut off at the top
+    max_gap: int = 0
 
     def ladder(self, task: str) -> tuple[int, ...]:
         return dict(self.gaps).get(task, ())
+
+    def next_gap(self, task: str, gap: int) -> int | None:
+        """The rung after `gap` on `task`: the ladder's next, else double it up to max_gap, else None."""
+        ladder = self.ladder(task)
+        later = [g for g in ladder if g > gap]
+        if later:
+            return later[0]
+        return 2 * gap if gap >= (ladder[-1] if ladder else gap) and 2 * gap <= self.max_gap else None
 
     @property
     def trains(self) -> bool:
@@ -47,7 +58,8 @@ class Battery:
         if self.trains:
             ladders = "; ".join(f"{t} {','.join(map(str, g))}" for t, g in self.gaps if g)
             text += (f"; critical gap over {self.seeds} seeds, {self.train.steps} steps "
-                     f"(lr {self.train.lr:g}, batch {self.train.batch_size}): {ladders}")
+                     f"(lr {self.train.lr:g}, batch {self.train.batch_size}): {ladders}"
+                     + (f", doubling while solved up to {self.max_gap}" if self.max_gap else ""))
         return text
 
 
@@ -59,8 +71,10 @@ def _check_sizes(**values) -> None:
 
 def make_battery(name: str = "quick", *, tasks=None, gaps=None, seeds=None, steps=None, hidden=None,
                  layers: int = 1, probe_gap=None, probe_seeds=None, probe_batch=None,
-                 baselines=None, train: bool = True) -> Battery:
-    """The `name` profile's battery ("quick", "full" or "paper") with any of its settings narrowed."""
+                 baselines=None, train: bool = True, max_gap=None) -> Battery:
+    """The `name` profile's battery ("quick", "full" or "paper") with any of its settings narrowed.
+    `max_gap`: keep doubling past each ladder's top while an arm solves it, up to this gap (default
+    4x the longest ladder's top: two doublings; 0: the ladder only)."""
     if name not in PROFILES:
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {name!r}")
     budget = PROFILES[name]
@@ -70,6 +84,8 @@ def make_battery(name: str = "quick", *, tasks=None, gaps=None, seeds=None, step
         task_class(task)
     _check_sizes(seeds=seeds, steps=steps, hidden=hidden, layers=layers, probe_gap=probe_gap,
                  probe_batch=probe_batch)
+    if max_gap is not None and (isinstance(max_gap, bool) or not isinstance(max_gap, int) or max_gap < 0):
+        raise ValueError(f"max-gap must be an integer >= 0 (0: the ladder only), got {max_gap!r}")
     if probe_seeds is not None and (not isinstance(probe_seeds, int) or probe_seeds < 2):
         raise ValueError(f"probe-seeds must be an integer >= 2 (a CI needs two), got {probe_seeds!r}")
     if gaps is not None:
@@ -84,9 +100,11 @@ def make_battery(name: str = "quick", *, tasks=None, gaps=None, seeds=None, step
     baselines = tuple(BASELINES if baselines is None else baselines)
     for b in baselines:
         ArchSpec(b)  # validates the name
+    tops = [g[-1] for g in ladders.values() if g]
+    max_gap = (4 * max(tops) if tops else 0) if max_gap is None else max_gap
     battery = Battery(name, tasks, tuple(sorted(ladders.items())), seeds or check.seeds, hidden or budget.hidden,
                       train_spec, probe_gap or budget.probe.gap, probe_seeds or budget.probe.seeds,
-                      probe_batch or budget.probe.batch, layers, baselines)
+                      probe_batch or budget.probe.batch, layers, baselines, max_gap)
     _check_limits(battery)
     return battery
 
@@ -98,7 +116,10 @@ def _check_limits(battery: Battery) -> None:
         options = task_options(task)
         check_probe(arch, TaskSpec(task, battery.probe_gap, options), battery.probe_batch)
         for gap in battery.ladder(task)[-1:]:
-            check_run(RunSpec(TaskSpec(task, gap, options), arch, battery.train))
+            top = gap
+            while battery.next_gap(task, top) is not None:  # the longest rung it may climb to
+                top = battery.next_gap(task, top)
+            check_run(RunSpec(TaskSpec(task, top, options), arch, battery.train))
 
 
 __all__ = ["BASELINES", "Battery", "make_battery"]

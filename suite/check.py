@@ -14,7 +14,9 @@ LSTM and GRU under the very same protocol:
    "not measured" (null; an expectation on it fails);
 3. the critical gap on each task: the largest gap of the ladder solved (task criterion, within the
    step budget) by >= 80 % of the seeds, walking up the ladder; an architecture stops climbing at
-   its first failed rung, so the runs above it are never trained. Runs go through the sweep
+   its first failed rung, so the runs above it are never trained, and one that solves the ladder's
+   top climbs on, doubling the gap up to the battery's max_gap (default 4x the top), so that its
+   critical gap is bracketed rather than cut off (still solved there: a lower bound). Runs go through the sweep
    runner into the results store: a killed check resumes, and the baselines' runs (and any the
    claims already made) are reused.
 
@@ -140,9 +142,10 @@ def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: s
         climbing = list(arms)
         success = {label: {} for label in arms}
         flags = {label: {} for label in arms}  # gap -> solved per seed, for each seed's reach
-        for gap in ladder:
-            if not climbing:
-                break
+        trained: list[int] = []
+        gap = ladder[0]
+        while gap is not None and climbing:
+            trained.append(gap)
             specs = {label: [RunSpec(TaskSpec(task, gap), arms[label], battery.train, seed, device)
                              for seed in replicate_seeds(0, battery.seeds)] for label in climbing}
             flat = [s for group in specs.values() for s in group]
@@ -162,12 +165,14 @@ def _critical_gaps(arms: dict[str, ArchSpec], battery: Battery, store, device: s
                 success[label][gap] = (solved, battery.seeds)
                 if solved / battery.seeds < CRITICAL_FRACTION:
                     climbing.remove(label)
+            gap = battery.next_gap(task, gap)
+        rungs = sorted(set(ladder) | set(trained))
         for label in arms:
-            entry = {"value": None, "bracket": None, "lower_bound": False, "ladder": list(ladder),
+            entry = {"value": None, "bracket": None, "lower_bound": False, "ladder": rungs,
                      "success": {str(g): list(v) for g, v in success[label].items()}}
             if success[label]:
                 crit, (_, upper) = stats.critical_gap(success[label], CRITICAL_FRACTION)
-                top = max(success[label]) == ladder[-1]
+                top = max(success[label]) == rungs[-1] and battery.next_gap(task, rungs[-1]) is None
                 entry.update(value=crit if crit is not None else 0, lower_bound=upper is None and top,
                              bracket=_bracket(crit, upper, ladder), **_reach(flags[label]))
             out[label][f"critical_gap.{task}"] = entry

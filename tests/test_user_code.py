@@ -4,10 +4,12 @@ check or a sweep (issue 18, items 1, 5 and the sibling import of item 6)."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
-from suite import containment
+from suite import check, containment
+from suite.check import make_battery
 from suite.cli import main
 from suite.models import architecture
 from suite.models.plugins import SOURCE_OPTION
@@ -136,3 +138,21 @@ def test_a_sweep_runs_an_option_list_as_a_grid_and_check_shows_options(tmp_path,
                  "--hidden", "4", "--probe-gap", "5", "--probe-seeds", "2", "--probe-batch", "2",
                  "--store", str(tmp_path / "runs.sqlite")]) == 0
     assert "vgsuite check: cornn, options gamma=0.4" in capsys.readouterr().out
+
+
+def test_the_check_ladder_doubles_past_its_top_while_an_arm_solves_up_to_max_gap(monkeypatch, tmp_path):
+    battery = make_battery("quick", gaps=[5, 10], seeds=2, steps=4, hidden=4, max_gap=40, baselines=[])
+    assert [battery.next_gap("delayed_recall", g) for g in (5, 10, 20, 40)] == [10, 20, 40, None]
+    assert make_battery("quick", gaps=[5, 10], hidden=4).max_gap == 40  # default: two doublings
+    assert make_battery("quick", gaps=[5, 10], hidden=4, max_gap=0).next_gap("delayed_recall", 10) is None
+    with pytest.raises(ValueError, match="max-gap must be an integer >= 0"):
+        make_battery("quick", max_gap=-1)
+    reach = {"rnn-tanh": 20, "gru": 1000}  # each solves every gap up to this one
+    monkeypatch.setattr(check, "ensure_runs", lambda specs, *a, **k: SimpleNamespace(failed=[]))
+    monkeypatch.setattr(check, "load_results", lambda specs, *a, **k: {
+        s.key: SimpleNamespace(solved=s.task.gap <= reach[s.arch.name]) for s in specs})
+    arms = {"good": ArchSpec("rnn-tanh", hidden=4), "great": ArchSpec("gru", hidden=4)}
+    out, errors = check._critical_gaps(arms, battery, None, "cpu", 1, False)
+    good, great = out["good"]["critical_gap.delayed_recall"], out["great"]["critical_gap.delayed_recall"]
+    assert not errors and good["bracket"] == "[20, 40)" and not good["lower_bound"]  # bracketed past the top
+    assert great["bracket"] == ">= 40" and great["lower_bound"] and great["ladder"] == [5, 10, 20, 40]

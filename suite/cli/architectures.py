@@ -39,6 +39,9 @@ def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baselines", default=None,
                         help="comma-separated architectures to compare with (default rnn-tanh,lstm,gru; 'none')")
     parser.add_argument("--no-train", action="store_true", help="skip the critical gaps (contract and probes only)")
+    parser.add_argument("--max-gap", type=int, default=None,
+                        help="past the ladder's top, double the gap while a cell still solves it, up to this gap "
+                             "(default 4x the top: two doublings; 0: the ladder only)")
     parser.add_argument("--expect", action="append", default=[], metavar="EXPR",
                         help="METRIC OP VALUE, e.g. 'critical_gap.delayed_recall>=100' or 'decay>lstm' "
                              "(metrics: decay, horizon, critical_gap[.task]); judged by a stated test at 5 %% "
@@ -65,7 +68,8 @@ def cmd_check(args) -> int:
     battery = make_battery(
         args.profile, tasks=comma_list("tasks", args.tasks), gaps=comma_list("gaps", args.gaps, int),
         seeds=args.seeds, steps=args.steps, hidden=args.hidden, layers=args.layers, probe_gap=args.probe_gap,
-        probe_seeds=args.probe_seeds, probe_batch=args.probe_batch, baselines=baselines, train=not args.no_train)
+        probe_seeds=args.probe_seeds, probe_batch=args.probe_batch, baselines=baselines, train=not args.no_train,
+        max_gap=args.max_gap)
     architecture(args.arch)  # bad names and expectations: exit 2 before anything runs
     for text in args.expect:
         parse_expectation(text, battery)
