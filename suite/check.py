@@ -359,7 +359,8 @@ def run_check(name: str, battery: Battery, *, options: dict | None = None, expec
     label = short_label(name)
     if label in battery.baselines and name != label:
         label = name
-    report = CheckReport(name, label, battery, run_contract(name, battery.layers, device), source=entry.source,
+    contract = run_contract(name, battery.layers, device, {k: v for k, v in user.options if k != SOURCE_OPTION})
+    report = CheckReport(name, label, battery, contract, source=entry.source,
                          source_files=entry.source_files,
                          options={k: v for k, v in user.options if k != SOURCE_OPTION})
     say = log or (lambda text: None)

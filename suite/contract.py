@@ -28,6 +28,7 @@ and `suite.testing` as a pytest skip. Every other check runs on its fast view.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -54,10 +55,16 @@ def _need_step_view(model) -> None:
                            "its fast view is checked by the other checks")
 
 
+#: the architecture options the checks build with (run_contract sets them for its checks)
+_options: ContextVar[dict | None] = ContextVar("contract_options", default=None)
+
+
 def build(name: str, layers: int = 1, seed: int = 0, device: str = "cpu", dtype=torch.float64):
-    """The architecture `name` at the contract's tiny size, as `make_model` builds it."""
+    """The architecture `name` at the contract's tiny size, as `make_model` builds it, with the
+    options of the run_contract in progress (none outside one)."""
     try:
-        model = make_model(ArchSpec(name, hidden=HIDDEN, layers=layers), INPUT, OUTPUT, seed)
+        model = make_model(ArchSpec(name, hidden=HIDDEN, layers=layers, options=_options.get() or {}), INPUT, OUTPUT,
+                           seed)
         return model.to(device=device, dtype=dtype)
     except ContractError:
         raise
@@ -261,8 +268,17 @@ class CheckResult:
         return {"check": self.check, "passed": self.passed, "message": self.message, "fatal": self.fatal}
 
 
-def run_contract(name: str, layers: int = 1, device: str = "cpu") -> list[CheckResult]:
-    """Every check on `name`; a failure is a result (with its message), never an exception."""
+def run_contract(name: str, layers: int = 1, device: str = "cpu", options: dict | None = None) -> list[CheckResult]:
+    """Every check on `name` built with `options` (those the check's probes and runs use); a failure
+    is a result (with its message), never an exception."""
+    token = _options.set(dict(options or {}))
+    try:
+        return _run_checks(name, layers, device)
+    finally:
+        _options.reset(token)
+
+
+def _run_checks(name: str, layers: int, device: str) -> list[CheckResult]:
     results = []
     for check in CHECKS:
         try:

@@ -4,6 +4,7 @@ check or a sweep (issue 18, items 1, 5 and the sibling import of item 6)."""
 from __future__ import annotations
 
 import json
+import textwrap
 from types import SimpleNamespace
 
 import pytest
@@ -156,3 +157,25 @@ def test_the_check_ladder_doubles_past_its_top_while_an_arm_solves_up_to_max_gap
     good, great = out["good"]["critical_gap.delayed_recall"], out["great"]["critical_gap.delayed_recall"]
     assert not errors and good["bracket"] == "[20, 40)" and not good["lower_bound"]  # bracketed past the top
     assert great["bracket"] == ">= 40" and great["lower_bound"] and great["ladder"] == [5, 10, 20, 40]
+
+
+def test_the_contract_checks_the_architecture_with_the_options_given(tmp_path, capsys):
+    cell = tmp_path / "wide.py"
+    cell.write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+
+
+        class Cell(nn.Module):
+            def __init__(self, input_size, hidden_size, extra=0):
+                super().__init__()
+                self.lin = nn.Linear(input_size + hidden_size, hidden_size + extra)  # extra > 0: wrong width
+
+            def forward(self, x_t, h):
+                return torch.tanh(self.lin(torch.cat([x_t, h], -1)))
+    """))
+    args = ["check", "--arch", f"{cell}:Cell", "--no-train", "--baselines", "none", "--hidden", "4",
+            "--probe-gap", "5", "--probe-seeds", "2", "--probe-batch", "2", "--store", str(tmp_path / "r.sqlite")]
+    assert main(args) == 0
+    assert main([*args, "--arch-option", "extra=1"]) == 1  # the contract sees the option, not the default
+    assert "FAIL output_shapes" in capsys.readouterr().out
