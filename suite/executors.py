@@ -35,6 +35,9 @@ import os
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 
+from .containment import describe
+from .environment import set_threads
+
 KINDS = ("local", "ray")
 
 
@@ -116,8 +119,6 @@ def ray_spread(fn: Callable, jobs: dict[Hashable, tuple], executor: Executor, *,
 
 def _with_threads(fn: Callable, threads: int, args: tuple):
     """A Ray task: pin torch's threads (suite.environment.set_threads), then run the job."""
-    from .environment import set_threads
-
     set_threads(threads)
     return fn(*args)
 
@@ -125,9 +126,7 @@ def _with_threads(fn: Callable, threads: int, args: tuple):
 def _error_line(exc: BaseException) -> str:
     """'Type: first line' of a Ray error; a task's own exception is named by its cause."""
     cause = getattr(exc, "cause", None)
-    shown = cause if isinstance(cause, BaseException) else exc
-    text = str(shown).strip().splitlines()
-    return f"{type(shown).__name__}: {text[0] if text else 'no message'}"
+    return describe(cause if isinstance(cause, BaseException) else exc)
 
 
 __all__ = ["KINDS", "LOCAL", "Executor", "ExecutorUnavailable", "import_ray", "ray_spread"]

@@ -105,16 +105,14 @@ def _merge_one(dest: Store, record: RunRecord, source: str, rtol: float, summary
         dest.put(record.key, record.spec, record.result, record.meta, record.status, record.error,
                  created=record.created or None)
         summary.added += 1
-    elif record.status == "failed":
+    elif record.status == "failed":  # out holds the key already (ok, or failed: the first kept)
         summary.kept_failed += 1
-    elif held.status == "ok":
+    else:  # both ok: they must agree
         differs = first_difference(held.result, record.result, rtol)
         if differs is None:
             summary.same += 1
         else:
             summary.conflicts.append(Conflict(record.key, differs, _provenance(held), _provenance(record), source))
-    else:  # an ok row held, a failed one read: nothing to do
-        summary.kept_failed += 1
 
 
 def first_difference(a, b, rtol: float, path: str = "") -> str | None:
